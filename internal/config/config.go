@@ -1,0 +1,189 @@
+// Package config loads, checks and describes the relay's YAML configuration.
+//
+// Loading is two steps, as in Alertmanager: decoding sets defaults and shape
+// (unknown keys fail, ${VAR} expands, *_file secrets are read), then Validate
+// checks meaning and names the key of every problem.
+package config
+
+import (
+	"time"
+)
+
+// Secret is a string that never prints: fmt, slog, JSON and YAML all show
+// "<secret>". Use Value for the real thing.
+type Secret string
+
+const hidden = "<secret>"
+
+// Value returns the secret itself.
+func (s Secret) Value() string { return string(s) }
+
+// String hides the secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return hidden
+}
+
+// GoString hides the secret from %#v.
+func (s Secret) GoString() string { return s.String() }
+
+// MarshalText hides the secret from encoders (JSON, slog's JSON handler).
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// MarshalYAML hides the secret from YAML.
+func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
+
+// Duration is a time.Duration that reads Prometheus-style strings ("30s",
+// "5m", "2h", "1d").
+type Duration time.Duration
+
+// D returns the standard library duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Config is the whole configuration file.
+type Config struct {
+	Listen      string          `yaml:"listen"`
+	ExternalURL string          `yaml:"external_url"`
+	Timezone    string          `yaml:"timezone"`
+	LogLevel    string          `yaml:"log_level"`
+	Mind        MindConfig      `yaml:"mind"`
+	Sources     SourcesConfig   `yaml:"sources"`
+	Route       *Route          `yaml:"route"`
+	Receivers   []*Receiver     `yaml:"receivers"`
+	Templates   TemplatesConfig `yaml:"templates"`
+	Ack         AckConfig       `yaml:"ack"`
+	Delivery    DeliveryConfig  `yaml:"delivery"`
+	Admin       AdminConfig     `yaml:"admin"`
+	Store       StoreConfig     `yaml:"store"`
+
+	// Location is Timezone loaded; set by Load.
+	Location *time.Location `yaml:"-"`
+	// Path is the file the config was read from; set by LoadFile.
+	Path string `yaml:"-"`
+}
+
+// MindConfig is the Mind open-platform app the relay sends as.
+type MindConfig struct {
+	BaseURL       string   `yaml:"base_url"`
+	AppID         string   `yaml:"app_id"`
+	AppSecret     Secret   `yaml:"app_secret"`
+	AppSecretFile string   `yaml:"app_secret_file"`
+	Timeout       Duration `yaml:"timeout"`      // one request
+	MaxAttempts   int      `yaml:"max_attempts"` // attempts within one synchronous delivery
+	// CallbackToken, when set, must be presented by Mind's event callbacks
+	// to POST /mind/callback (see the README's callback section).
+	CallbackToken     Secret `yaml:"callback_token"`
+	CallbackTokenFile string `yaml:"callback_token_file"`
+}
+
+// SourcesConfig holds the inbound webhook settings of each sender.
+type SourcesConfig struct {
+	Alertmanager SourceConfig `yaml:"alertmanager"`
+	Grafana      SourceConfig `yaml:"grafana"`
+}
+
+// SourceConfig is how one sender authenticates and how much it may send.
+type SourceConfig struct {
+	BearerToken     Secret `yaml:"bearer_token"`
+	BearerTokenFile string `yaml:"bearer_token_file"`
+	// AuthScheme is the Authorization scheme that goes with BearerToken
+	// (default "Bearer"); Grafana lets users pick any.
+	AuthScheme   string      `yaml:"auth_scheme"`
+	BasicAuth    *BasicAuth  `yaml:"basic_auth"`
+	HMAC         *HMACConfig `yaml:"hmac"`
+	MaxBodyBytes int64       `yaml:"max_body_bytes"`
+}
+
+// BasicAuth is a username and password.
+type BasicAuth struct {
+	Username     string `yaml:"username"`
+	Password     Secret `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+// HMACConfig verifies Grafana's webhook signature.
+type HMACConfig struct {
+	Secret          Secret   `yaml:"secret"`
+	SecretFile      string   `yaml:"secret_file"`
+	Header          string   `yaml:"header"`
+	TimestampHeader string   `yaml:"timestamp_header"`
+	MaxSkew         Duration `yaml:"max_skew"`
+}
+
+// Route is a node of the Alertmanager-style routing tree.
+type Route struct {
+	Receiver string   `yaml:"receiver"`
+	Matchers []string `yaml:"matchers"`
+	Continue bool     `yaml:"continue"`
+	Routes   []*Route `yaml:"routes"`
+
+	line int
+}
+
+// Receiver is a set of Mind users a notification goes to.
+type Receiver struct {
+	Name           string   `yaml:"name"`
+	OpenIDs        []string `yaml:"open_ids"`
+	AllSubscribers bool     `yaml:"all_subscribers"`
+	// Template names a template set under templates.files (default "default").
+	Template string `yaml:"template"`
+	// MaxAlerts caps the alerts listed on one card (default templates.max_alerts).
+	MaxAlerts int `yaml:"max_alerts"`
+
+	line int
+}
+
+// TemplatesConfig points at user template files that override or add to the
+// embedded defaults.
+type TemplatesConfig struct {
+	// Files are globs of template files, parsed after the defaults so that
+	// a {{ define "mind.title" }} in them replaces the default.
+	Files     []string `yaml:"files"`
+	MaxAlerts int      `yaml:"max_alerts"`
+}
+
+// AckConfig configures acknowledgement tokens and the ack loop.
+type AckConfig struct {
+	Secret     Secret         `yaml:"secret"`
+	SecretFile string         `yaml:"secret_file"`
+	TokenTTL   Duration       `yaml:"token_ttl"`
+	Silence    *SilenceConfig `yaml:"silence"`
+}
+
+// Enabled reports whether cards carry ack buttons.
+func (a AckConfig) Enabled() bool { return a.Secret != "" }
+
+// SilenceConfig makes an ack also silence the alerts at their source.
+type SilenceConfig struct {
+	Duration         Duration `yaml:"duration"`
+	AlertmanagerURL  string   `yaml:"alertmanager_url"`
+	GrafanaURL       string   `yaml:"grafana_url"`
+	GrafanaToken     Secret   `yaml:"grafana_token"`
+	GrafanaTokenFile string   `yaml:"grafana_token_file"`
+}
+
+// DeliveryConfig tunes the durable queue towards Mind.
+type DeliveryConfig struct {
+	Workers    int      `yaml:"workers"`
+	RateLimit  float64  `yaml:"rate_limit"`
+	Burst      int      `yaml:"burst"`
+	MinBackoff Duration `yaml:"min_backoff"`
+	MaxBackoff Duration `yaml:"max_backoff"`
+	MaxAge     Duration `yaml:"max_age"`
+}
+
+// AdminConfig guards the admin API.
+type AdminConfig struct {
+	Token     Secret `yaml:"token"`
+	TokenFile string `yaml:"token_file"`
+}
+
+// StoreConfig chooses the store.
+type StoreConfig struct {
+	Driver  string `yaml:"driver"`
+	Path    string `yaml:"path"`
+	DSN     Secret `yaml:"dsn"`
+	DSNFile string `yaml:"dsn_file"`
+}
