@@ -1,0 +1,171 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+const minimal = `
+mind:
+  app_id: robot_test
+route:
+  receiver: default
+receivers:
+  - name: default
+    open_ids: [ou_a]
+`
+
+func TestLoadMinimalFillsDefaults(t *testing.T) {
+	c, err := Load([]byte(minimal), t.TempDir())
+	require.NoError(t, err)
+	require.Equal(t, ":9095", c.Listen)
+	require.Equal(t, "https://open.mindoffice.cn", c.Mind.BaseURL)
+	require.Equal(t, "Asia/Shanghai", c.Location.String())
+	require.Equal(t, 10*time.Second, c.Mind.Timeout.D())
+	require.Equal(t, 4, c.Delivery.Workers)
+	require.Equal(t, 5*time.Minute, c.Delivery.MaxBackoff.D())
+	require.Equal(t, 24*time.Hour, c.Delivery.MaxAge.D())
+	require.Equal(t, "sqlite", c.Store.Driver)
+	require.True(t, strings.HasSuffix(c.Store.Path, "/data/mind-relay.db"), c.Store.Path)
+	require.True(t, filepath.IsAbs(c.Store.Path), "relative to the config's folder")
+	require.Equal(t, int64(4<<20), c.Sources.Alertmanager.MaxBodyBytes)
+	require.Equal(t, "default", c.Receivers[0].Template)
+	require.Equal(t, 10, c.Receivers[0].MaxAlerts)
+	require.False(t, c.Ack.Enabled())
+}
+
+func TestLoadExampleConfig(t *testing.T) {
+	for _, v := range []string{"MIND_APP_SECRET", "RELAY_ACK_SECRET", "AM_TOKEN", "RELAY_ADMIN_TOKEN"} {
+		t.Setenv(v, "")
+	}
+	c, err := LoadFile("../../config.example.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, c.Receivers)
+}
+
+func TestEnvExpansion(t *testing.T) {
+	t.Setenv("TEST_APP_ID", "robot_from_env")
+	t.Setenv("TEST_EMPTY", "")
+	tests := []struct{ in, want string }{
+		{"${TEST_APP_ID}", "robot_from_env"},
+		{"pre-${TEST_APP_ID}-post", "pre-robot_from_env-post"},
+		{"${TEST_UNSET_VAR_X}", ""},
+		{"${TEST_UNSET_VAR_X:-fallback}", "fallback"},
+		{"${TEST_EMPTY:-fallback}", "fallback"},
+		{"${TEST_APP_ID:-fallback}", "robot_from_env"},
+		{"$$literal", "$literal"},
+		{"no vars", "no vars"},
+		{"$TEST_APP_ID", "$TEST_APP_ID"},
+	}
+	for _, tc := range tests {
+		require.Equal(t, tc.want, ExpandEnv(tc.in), tc.in)
+	}
+	c, err := Load([]byte(strings.Replace(minimal, "robot_test", "${TEST_APP_ID}", 1)), t.TempDir())
+	require.NoError(t, err)
+	require.Equal(t, "robot_from_env", c.Mind.AppID)
+}
+
+func TestSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "app"), []byte("s3cr3t-app\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "ack"), []byte("0123456789abcdef-ack"), 0o600))
+	c, err := Load([]byte(minimal+`
+ack:
+  secret_file: ack
+`+strings.Replace(`mindx:`, "mindx:", "", 1)), dir)
+	require.NoError(t, err)
+	require.Equal(t, "0123456789abcdef-ack", c.Ack.Secret.Value())
+
+	c, err = Load([]byte(strings.Replace(minimal, "app_id: robot_test", "app_id: robot_test\n  app_secret_file: "+filepath.Join(dir, "app"), 1)), t.TempDir())
+	require.NoError(t, err)
+	require.Equal(t, "s3cr3t-app", c.Mind.AppSecret.Value(), "trailing newline trimmed, absolute path read")
+}
+
+func TestSecretsNeverPrint(t *testing.T) {
+	t.Setenv("TEST_SECRET", "hunter2-very-secret")
+	c, err := Load([]byte(`
+mind: {app_id: robot_test, app_secret: "${TEST_SECRET}"}
+sources:
+  alertmanager: {bearer_token: "${TEST_SECRET}"}
+  grafana:
+    basic_auth: {username: g, password: "${TEST_SECRET}"}
+    hmac: {secret: "${TEST_SECRET}"}
+route: {receiver: r}
+receivers: [{name: r, open_ids: [ou_a]}]
+ack: {secret: "${TEST_SECRET}", silence: {grafana_token: "${TEST_SECRET}"}}
+admin: {token: "${TEST_SECRET}"}
+`), t.TempDir())
+	require.NoError(t, err)
+	require.Equal(t, "hunter2-very-secret", c.Mind.AppSecret.Value())
+	js, err := json.Marshal(c)
+	require.NoError(t, err)
+	for name, s := range map[string]string{
+		"String": c.String(), "%v": fmt.Sprintf("%v", c), "%+v": fmt.Sprintf("%+v", *c), "%#v": fmt.Sprintf("%#v", c.Mind),
+		"json": string(js),
+	} {
+		require.NotContains(t, s, "hunter2", name)
+	}
+	require.Contains(t, c.String(), "<secret>")
+}
+
+func TestLoadBadConfigs(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"empty", ``, []string{"config is empty"}},
+		{"unknown key", minimal + "\nlisten_addr: x\n", []string{"field listen_addr not found"}},
+		{"unknown nested key", strings.Replace(minimal, "open_ids: [ou_a]", "open_ids: [ou_a]\n    openids: [x]", 1), []string{"field openids not found"}},
+		{"missing app_id", strings.Replace(minimal, "app_id: robot_test", "app_secret: x", 1),
+			[]string{"mind.app_id (line 2): is required: the app id of your Mind robot"}},
+		{"undefined receiver", minimal + `
+  - name: other
+    open_ids: [ou_b]
+`, nil},
+		{"route to undefined receiver", strings.Replace(minimal, "receiver: default", "receiver: default\n  routes:\n    - receiver: nope\n      matchers: ['a=\"b\"']", 1),
+			[]string{`route.routes[0].receiver (line 7): receiver "nope" is not defined in receivers`}},
+		{"empty open_ids", strings.Replace(minimal, "open_ids: [ou_a]", "open_ids: []", 1),
+			[]string{"receivers[0].open_ids (line 8): is empty: list Mind open_ids, or set all_subscribers: true"}},
+		{"both open_ids and all_subscribers", strings.Replace(minimal, "open_ids: [ou_a]", "open_ids: [ou_a]\n    all_subscribers: true", 1),
+			[]string{"receivers[0].open_ids (line 8): set open_ids or all_subscribers, not both"}},
+		{"bad matcher", strings.Replace(minimal, "receiver: default", "receiver: default\n  routes:\n    - matchers: ['team=~\"(\"']", 1),
+			[]string{`route.routes[0].matchers[0] (line 7): bad matcher "team=~\"(\"":`}},
+		{"bad duration", minimal + "delivery: {max_backoff: 5 minutes}\n", []string{`line 9: "5 minutes" is not a duration`}},
+		{"duplicate receiver", minimal + "  - {name: default, all_subscribers: true}\n", []string{`receivers[1].name (line 9): receiver "default" is defined twice`}},
+		{"no route", strings.Replace(minimal, "route:\n  receiver: default\n", "", 1), []string{"route: is required"}},
+		{"root matchers", strings.Replace(minimal, "receiver: default", "receiver: default\n  matchers: ['a=\"b\"']", 1), []string{"route.matchers (line 6): cannot be set on the root route"}},
+		{"bad timezone", minimal + "timezone: Mars/Olympus\n", []string{`timezone (line 9): unknown time zone "Mars/Olympus"`}},
+		{"bad store driver", minimal + "store: {driver: mysql}\n", []string{`store.driver (line 9): "mysql" is not sqlite or postgres`}},
+		{"postgres needs dsn", minimal + "store: {driver: postgres}\n", []string{"store.dsn (line 9): is required with the postgres driver"}},
+		{"silence needs ack secret", minimal + "ack: {silence: {duration: 1h}}\n", []string{"ack.silence (line 9): needs ack.secret"}},
+		{"short ack secret", minimal + "ack: {secret: short}\n", []string{"ack.secret (line 9): is too short"}},
+		{"hmac without secret", minimal + "sources: {grafana: {hmac: {header: X}}}\n", []string{"sources.grafana.hmac.secret (line 9): is required with hmac"}},
+		{"basic auth without password", minimal + "sources: {alertmanager: {basic_auth: {username: u}}}\n", []string{"sources.alertmanager.basic_auth.password (line 9): is required with basic_auth"}},
+		{"secret and secret_file", minimal + "admin: {token: a, token_file: /x}\n", []string{"admin.token (line 9): set either token or token_file, not both"}},
+		{"unreadable secret file", minimal + "admin: {token_file: /nonexistent/token}\n", []string{"admin.token_file (line 9): cannot read secret file"}},
+		{"bad base_url", strings.Replace(minimal, "app_id: robot_test", "app_id: robot_test\n  base_url: open.mindoffice.cn", 1), []string{`mind.base_url (line 4): "open.mindoffice.cn" is not an absolute http(s) URL`}},
+		{"backoff order", minimal + "delivery: {min_backoff: 10m, max_backoff: 1m}\n", []string{"delivery.max_backoff (line 9): must be at least delivery.min_backoff (10m)"}},
+		{"several problems at once", strings.Replace(minimal, "app_id: robot_test", "app_id: ''", 1) + "timezone: Nowhere\n",
+			[]string{"timezone (line 9)", "mind.app_id (line 3)"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load([]byte(tc.yaml), t.TempDir())
+			if tc.want == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			for _, w := range tc.want {
+				require.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}

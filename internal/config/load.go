@@ -1,0 +1,258 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"time"
+	_ "time/tzdata" // card times in any zone, even on scratch images
+
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+)
+
+// UnmarshalYAML reads Prometheus-style durations ("90s", "5m", "2h", "1d").
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	if s == "" {
+		*d = 0
+		return nil
+	}
+	md, err := model.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (e.g. 30s, 5m, 2h, 1d)", n.Line, s)
+	}
+	*d = Duration(md)
+	return nil
+}
+
+// MarshalYAML writes a duration the way it is read.
+func (d Duration) MarshalYAML() (any, error) { return model.Duration(d).String(), nil }
+
+// String prints the duration the way it is read.
+func (d Duration) String() string { return model.Duration(d).String() }
+
+// LoadFile reads, decodes, defaults and validates the file at path.
+func LoadFile(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Load(b, filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c.Path = path
+	return c, nil
+}
+
+// Load decodes b strictly (unknown keys are errors), expands ${VAR} and
+// ${VAR:-default} from the environment in every value, reads *_file
+// secrets (relative paths are taken from baseDir), fills defaults and
+// validates. The error lists every problem, each naming its key.
+func Load(b []byte, baseDir string) (*Config, error) {
+	c := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("config is empty")
+		}
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(b, &root) // already decoded once: only used for line numbers
+
+	expandEnv(reflect.ValueOf(c).Elem())
+	var probs Problems
+	probs = append(probs, c.readSecretFiles(baseDir)...)
+	c.applyDefaults()
+	if c.Store.Driver == "sqlite" && c.Store.Path != "" && !filepath.IsAbs(c.Store.Path) {
+		// Like every file a config names, relative to the config's folder.
+		c.Store.Path = filepath.Join(baseDir, c.Store.Path)
+	}
+	probs = append(probs, c.validate()...)
+	if len(probs) > 0 {
+		probs.locate(&root)
+		return nil, probs
+	}
+	return c, nil
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+// ExpandEnv replaces ${VAR} with the variable's value (empty when unset)
+// and ${VAR:-default} with the value or, when unset or empty, the default.
+// $$ stays a literal dollar sign.
+func ExpandEnv(s string) string {
+	if !strings.Contains(s, "$") {
+		return s
+	}
+	const lit = "\x00dollar\x00"
+	s = strings.ReplaceAll(s, "$$", lit)
+	s = envRef.ReplaceAllStringFunc(s, func(m string) string {
+		sub := envRef.FindStringSubmatch(m)
+		v := os.Getenv(sub[1])
+		if v == "" && sub[2] != "" {
+			return sub[3]
+		}
+		return v
+	})
+	return strings.ReplaceAll(s, lit, "$")
+}
+
+// expandEnv walks v and expands every string it holds.
+func expandEnv(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			expandEnv(v.Elem())
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				expandEnv(v.Field(i))
+			}
+		}
+	case reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			expandEnv(v.Index(i))
+		}
+	case reflect.String:
+		if v.CanSet() {
+			v.SetString(ExpandEnv(v.String()))
+		}
+	}
+}
+
+// readSecretFiles fills each secret from its *_file twin.
+func (c *Config) readSecretFiles(baseDir string) Problems {
+	var probs Problems
+	read := func(key string, s *Secret, file string) {
+		if file == "" {
+			return
+		}
+		if *s != "" {
+			probs.add(key, "set either %s or %s_file, not both", lastKey(key), lastKey(key))
+			return
+		}
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(baseDir, file)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			probs.add(key+"_file", "cannot read secret file: %v", err)
+			return
+		}
+		*s = Secret(strings.TrimRight(string(b), "\r\n"))
+	}
+	read("mind.app_secret", &c.Mind.AppSecret, c.Mind.AppSecretFile)
+	read("mind.callback_token", &c.Mind.CallbackToken, c.Mind.CallbackTokenFile)
+	for name, s := range map[string]*SourceConfig{"alertmanager": &c.Sources.Alertmanager, "grafana": &c.Sources.Grafana} {
+		p := "sources." + name
+		read(p+".bearer_token", &s.BearerToken, s.BearerTokenFile)
+		if s.BasicAuth != nil {
+			read(p+".basic_auth.password", &s.BasicAuth.Password, s.BasicAuth.PasswordFile)
+		}
+		if s.HMAC != nil {
+			read(p+".hmac.secret", &s.HMAC.Secret, s.HMAC.SecretFile)
+		}
+	}
+	read("ack.secret", &c.Ack.Secret, c.Ack.SecretFile)
+	if c.Ack.Silence != nil {
+		read("ack.silence.grafana_token", &c.Ack.Silence.GrafanaToken, c.Ack.Silence.GrafanaTokenFile)
+	}
+	read("admin.token", &c.Admin.Token, c.Admin.TokenFile)
+	read("store.dsn", &c.Store.DSN, c.Store.DSNFile)
+	return probs
+}
+
+func lastKey(key string) string {
+	if i := strings.LastIndexByte(key, '.'); i >= 0 {
+		return key[i+1:]
+	}
+	return key
+}
+
+// Defaults, in one place.
+const (
+	DefaultListen       = ":9095"
+	DefaultBaseURL      = "https://open.mindoffice.cn"
+	DefaultTimezone     = "Asia/Shanghai"
+	DefaultMaxBodyBytes = 4 << 20
+	DefaultMindTimeout  = 10 * time.Second
+	DefaultMaxAttempts  = 5
+	DefaultTokenTTL     = 24 * time.Hour
+	DefaultSilence      = 2 * time.Hour
+	DefaultWorkers      = 4
+	DefaultRateLimit    = 10
+	DefaultBurst        = 20
+	DefaultMinBackoff   = time.Second
+	DefaultMaxBackoff   = 5 * time.Minute
+	DefaultMaxAge       = 24 * time.Hour
+	DefaultMaxAlerts    = 10
+	DefaultHMACHeader   = "X-Grafana-Alerting-Signature"
+	DefaultHMACMaxSkew  = 5 * time.Minute
+	DefaultStoreDriver  = "sqlite"
+	DefaultStorePath    = "data/mind-relay.db"
+	DefaultLogLevel     = "info"
+	DefaultAuthScheme   = "Bearer"
+	DefaultTemplate     = "default"
+)
+
+func (c *Config) applyDefaults() {
+	setDefault(&c.Listen, DefaultListen)
+	setDefault(&c.Timezone, DefaultTimezone)
+	setDefault(&c.LogLevel, DefaultLogLevel)
+	setDefault(&c.Mind.BaseURL, DefaultBaseURL)
+	c.Mind.BaseURL = strings.TrimRight(c.Mind.BaseURL, "/")
+	c.ExternalURL = strings.TrimRight(c.ExternalURL, "/")
+	setDefault(&c.Mind.Timeout, Duration(DefaultMindTimeout))
+	setDefault(&c.Mind.MaxAttempts, DefaultMaxAttempts)
+	for _, s := range []*SourceConfig{&c.Sources.Alertmanager, &c.Sources.Grafana} {
+		setDefault(&s.MaxBodyBytes, DefaultMaxBodyBytes)
+		setDefault(&s.AuthScheme, DefaultAuthScheme)
+		if s.HMAC != nil {
+			setDefault(&s.HMAC.Header, DefaultHMACHeader)
+			setDefault(&s.HMAC.MaxSkew, Duration(DefaultHMACMaxSkew))
+		}
+	}
+	setDefault(&c.Templates.MaxAlerts, DefaultMaxAlerts)
+	for _, r := range c.Receivers {
+		if r == nil {
+			continue
+		}
+		setDefault(&r.Template, DefaultTemplate)
+		setDefault(&r.MaxAlerts, c.Templates.MaxAlerts)
+	}
+	setDefault(&c.Ack.TokenTTL, Duration(DefaultTokenTTL))
+	if c.Ack.Silence != nil {
+		setDefault(&c.Ack.Silence.Duration, Duration(DefaultSilence))
+	}
+	setDefault(&c.Delivery.Workers, DefaultWorkers)
+	setDefault(&c.Delivery.RateLimit, DefaultRateLimit)
+	setDefault(&c.Delivery.Burst, DefaultBurst)
+	setDefault(&c.Delivery.MinBackoff, Duration(DefaultMinBackoff))
+	setDefault(&c.Delivery.MaxBackoff, Duration(DefaultMaxBackoff))
+	setDefault(&c.Delivery.MaxAge, Duration(DefaultMaxAge))
+	setDefault(&c.Store.Driver, DefaultStoreDriver)
+	if c.Store.Driver == "sqlite" {
+		setDefault(&c.Store.Path, DefaultStorePath)
+	}
+}
+
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
