@@ -95,6 +95,14 @@ type Sender interface {
 	Send(ctx context.Context, req Request) error
 }
 
+// SenderFunc adapts a function to Sender, for fakes in tests.
+type SenderFunc func(ctx context.Context, req Request) error
+
+// Send calls f.
+func (f SenderFunc) Send(ctx context.Context, req Request) error { return f(ctx, req) }
+
+var _ Sender = SenderFunc(nil)
+
 // Reason is the closed set of failure reasons used as a metric label.
 type Reason string
 
