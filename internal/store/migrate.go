@@ -1,0 +1,134 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// migration is one step of the SQLite schema history.
+type migration struct {
+	version int
+	name    string
+	stmts   []string
+}
+
+// migrations is the SQLite schema history, applied in order on Open.
+//
+// To change the schema, append a migration whose version is the last one
+// plus one, e.g.
+//
+//	{version: 2, name: "acks", stmts: []string{
+//		`CREATE TABLE acks (...)`,
+//		`CREATE INDEX acks_notification ON acks (notification_id)`,
+//	}},
+//
+// and add a case to TestMigrations if it moves data. Never edit, reorder or
+// remove a migration that has been released: databases in the field have
+// run it already. Each migration runs in one transaction together with its
+// schema_migrations row, so it is applied entirely or not at all, and a
+// second process opening the same file at the same moment waits and then
+// skips it. A database whose version is newer than the last migration here
+// is refused: an older binary would misread it.
+var migrations = []migration{
+	{version: 1, name: "outbox", stmts: []string{
+		`CREATE TABLE notifications (
+			seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+			id              TEXT    NOT NULL UNIQUE,
+			group_id        TEXT    NOT NULL,
+			receiver        TEXT    NOT NULL,
+			source          TEXT    NOT NULL DEFAULT '',
+			status          TEXT    NOT NULL DEFAULT '',
+			endpoint        TEXT    NOT NULL,
+			request_id      TEXT    NOT NULL,
+			body            BLOB    NOT NULL,
+			state           TEXT    NOT NULL CHECK (state IN ('pending', 'sending', 'delivered', 'superseded', 'dead')),
+			created_at      INTEGER NOT NULL,
+			queued_at       INTEGER NOT NULL,
+			attempts        INTEGER NOT NULL DEFAULT 0,
+			next_attempt_at INTEGER NOT NULL,
+			last_error      TEXT    NOT NULL DEFAULT '',
+			updated_at      INTEGER NOT NULL,
+			delivered_at    INTEGER,
+			superseded_by   TEXT    NOT NULL DEFAULT '',
+			replays         INTEGER NOT NULL DEFAULT 0
+		)`,
+		// Streams: head of stream, in flight, newest (superseding).
+		`CREATE INDEX notifications_stream ON notifications (receiver, group_id, state, seq)`,
+		// Due rows, counts by state, pruning.
+		`CREATE INDEX notifications_state ON notifications (state, next_attempt_at)`,
+		`CREATE INDEX notifications_updated ON notifications (state, updated_at)`,
+		// One row that CheckWritable rewrites.
+		`CREATE TABLE health (
+			id         INTEGER PRIMARY KEY CHECK (id = 1),
+			checked_at INTEGER NOT NULL
+		)`,
+	}},
+}
+
+// migrate brings db to the last version of migs.
+func migrate(ctx context.Context, db *sql.DB, migs []migration) error {
+	for i, m := range migs {
+		if m.version != i+1 {
+			return fmt.Errorf("migration %q has version %d, want %d", m.name, m.version, i+1)
+		}
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT    NOT NULL,
+		applied_at INTEGER NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	for _, m := range migs {
+		if err := apply(ctx, db, m, len(migs)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply runs m unless the database has it already.
+func apply(ctx context.Context, db *sql.DB, m migration, last int) (err error) {
+	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: holds the write lock from here
+	if err != nil {
+		return fmt.Errorf("migration %d (%s): begin: %w", m.version, m.name, err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, rollback(tx))
+		}
+	}()
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if current > last {
+		return fmt.Errorf("database schema version %d is newer than this binary knows (%d): refusing to use it", current, last)
+	}
+	if current >= m.version {
+		return rollback(tx)
+	}
+	for _, stmt := range m.stmts {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		m.version, m.name, time.Now().UnixNano()); err != nil {
+		return fmt.Errorf("migration %d (%s): record: %w", m.version, m.name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migration %d (%s): commit: %w", m.version, m.name, err)
+	}
+	return nil
+}
+
+func rollback(tx *sql.Tx) error {
+	if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return fmt.Errorf("rollback: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,263 @@
+// Package store keeps the relay's outbox: every notification accepted from a
+// webhook is written here, durably, before the sender gets its 2xx, and stays
+// until Mind has accepted it, a newer notification of its group has made it
+// pointless, or it is dead-lettered.
+//
+// The Store interface speaks of notifications and outcomes, never of SQL, so
+// that another backend (PostgreSQL, for several replicas) can sit behind it.
+// The embedded default is SQLite (modernc.org/sqlite, pure Go) in WAL mode
+// with synchronous=FULL: a committed write survives a crash or power loss.
+//
+// # Rules every backend keeps
+//
+//   - A stream is (Receiver, GroupID). Within a stream notifications leave in
+//     the order they were enqueued (Seq), and at most one is in flight
+//     (StateSending) at a time.
+//   - Superseding: a pending notification is superseded, and never sent, as
+//     soon as a newer notification of its stream is pending, in flight or
+//     delivered. This is applied on Enqueue, on a retry outcome, on Replay
+//     and on Recover.
+//   - The request id (Request.RequestID, Mind's x-request-id) of a
+//     notification never changes across retries or restarts, so Mind drops a
+//     resend of something it already accepted. Only Replay, a deliberate
+//     resend, gives a fresh one.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mindoffice/mind-relay/internal/config"
+	"github.com/mindoffice/mind-relay/internal/mind"
+)
+
+// State is where a notification is in its life.
+type State string
+
+// States. Pending and Sending are "in the queue"; the others are final,
+// except Dead, which Replay turns back into Pending.
+const (
+	StatePending    State = "pending"    // waiting to be sent (first time or retry)
+	StateSending    State = "sending"    // claimed by a worker, in flight
+	StateDelivered  State = "delivered"  // Mind accepted it
+	StateSuperseded State = "superseded" // a newer notification of its stream replaced it
+	StateDead       State = "dead"       // permanent failure or max_age exceeded
+)
+
+// Notification is one message towards Mind, as kept in the outbox.
+type Notification struct {
+	// ID identifies the row for its whole life (logs, dead-letter list,
+	// Replay). When empty on Enqueue it is Request.RequestID, or a new
+	// UUIDv4 when that is empty too.
+	ID string
+	// GroupID and Receiver make the stream that orders and supersedes
+	// notifications (an Alertmanager group key, a Grafana group). An empty
+	// GroupID makes the notification a stream of its own.
+	GroupID  string
+	Receiver string
+	Source   string // "alertmanager", "grafana": informational
+	Status   string // "firing", "resolved": informational
+	// Request is sent as is. Its RequestID is Mind's x-request-id: kept
+	// across retries and restarts; defaults to ID.
+	Request mind.Request
+
+	// Filled by the store.
+	Seq           int64     // enqueue order, increasing
+	State         State     //
+	CreatedAt     time.Time // accepted from the webhook (defaults to now on Enqueue)
+	QueuedAt      time.Time // entered the queue: CreatedAt, or the last Replay; max_age counts from here
+	Attempts      int       // sends tried since QueuedAt
+	NextAttemptAt time.Time // not claimed before this
+	LastError     string    // of the last failed attempt
+	UpdatedAt     time.Time // last state change
+	DeliveredAt   time.Time // when Mind accepted it; zero otherwise
+	SupersededBy  string    // ID of the newer notification that replaced it
+	Replays       int       // times taken out of the dead letters
+}
+
+// Stream is the key that orders and supersedes notifications.
+func (n Notification) Stream() string { return n.Receiver + "/" + n.GroupID }
+
+// Ref names a notification in a change report.
+type Ref struct {
+	ID       string
+	Receiver string
+	GroupID  string
+}
+
+// Changes reports what a write did beyond its obvious effect.
+type Changes struct {
+	// Count is what the call reports on: rows inserted (Enqueue; an ID
+	// that already exists is skipped), rows requeued (Replay, Recover),
+	// outcomes applied (Complete).
+	Count int
+	// Superseded are the pending notifications this write superseded.
+	Superseded []Ref
+}
+
+// Outcome is the result of one claimed notification, reported back with
+// Complete.
+type Outcome struct {
+	ID    string
+	State State     // StateDelivered, StatePending (try again) or StateDead
+	At    time.Time // when it happened
+	// Attempts is the notification's attempt count after this outcome.
+	Attempts int
+	// NextAttemptAt is when to try again (StatePending).
+	NextAttemptAt time.Time
+	// Error is the last error (StatePending, StateDead).
+	Error string
+}
+
+// Stats is the shape of the queue.
+type Stats struct {
+	Pending int
+	Sending int
+	Dead    int
+	// OldestQueuedAt is the QueuedAt of the oldest pending or sending
+	// notification; zero when there is none.
+	OldestQueuedAt time.Time
+}
+
+// Store is the durable outbox. All methods are safe for concurrent use.
+// Writes return only once committed durably.
+type Store interface {
+	// Enqueue inserts ns in one transaction as StatePending and supersedes
+	// what they make pointless. Notifications whose ID already exists are
+	// skipped, so enqueueing the same notification twice is harmless.
+	Enqueue(ctx context.Context, ns []Notification) (Changes, error)
+	// Claim moves up to limit notifications that are due at now to
+	// StateSending and returns them, oldest first: only the oldest pending
+	// notification of each stream, and only in streams with nothing in
+	// flight.
+	Claim(ctx context.Context, now time.Time, limit int) ([]Notification, error)
+	// NextDue is the earliest NextAttemptAt among the notifications Claim
+	// could return; ok is false when there is none.
+	NextDue(ctx context.Context) (next time.Time, ok bool, err error)
+	// Complete records outcomes of claimed notifications in one
+	// transaction. Outcomes for notifications no longer in StateSending are
+	// ignored. A notification sent back to StatePending is superseded
+	// instead if its stream has a newer one.
+	Complete(ctx context.Context, outcomes []Outcome) (Changes, error)
+	// Recover returns every StateSending notification, in flight when a
+	// previous process stopped, to StatePending, due at now, with its
+	// request id unchanged. Call it once before claiming, from the one
+	// process that delivers.
+	Recover(ctx context.Context, now time.Time) (Changes, error)
+	// Get returns one notification; ErrNotFound when there is none.
+	Get(ctx context.Context, id string) (Notification, error)
+	// ListDead returns the dead letters, oldest first.
+	ListDead(ctx context.Context) ([]Notification, error)
+	// Replay returns the named dead letters (all with no ids; ids not
+	// dead are ignored) to StatePending with a fresh request id, QueuedAt
+	// = now and Attempts = 0. Count is the rows requeued; a replayed row
+	// whose stream has since moved on is superseded at once.
+	Replay(ctx context.Context, now time.Time, ids ...string) (Changes, error)
+	// Prune deletes delivered and superseded notifications last updated
+	// before before, and reports how many.
+	Prune(ctx context.Context, before time.Time) (int, error)
+	// Stats counts the queue.
+	Stats(ctx context.Context) (Stats, error)
+	// CheckWritable fails unless a durable write succeeds now: the
+	// readiness check.
+	CheckWritable(ctx context.Context) error
+	// Close releases the store.
+	Close() error
+}
+
+// ErrNotFound is returned by Get for an unknown ID.
+var ErrNotFound = errors.New("notification not found")
+
+// Drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Options chooses and tunes the store.
+type Options struct {
+	// Driver is DriverSQLite (the default when empty) or DriverPostgres.
+	Driver string
+	// Path is the SQLite database file; its directory is created.
+	Path string
+	// DSN is the PostgreSQL connection string.
+	DSN string
+	// BusyTimeout is how long SQLite waits for a lock held by another
+	// connection or process (default 5s).
+	BusyTimeout time.Duration
+}
+
+// OptionsFromConfig turns the store section of the configuration into
+// Options.
+func OptionsFromConfig(c config.StoreConfig) Options {
+	return Options{Driver: c.Driver, Path: c.Path, DSN: c.DSN.Value()}
+}
+
+// Open opens (creating and migrating when needed) the store opts names.
+func Open(ctx context.Context, opts Options) (Store, error) {
+	switch opts.Driver {
+	case "", DriverSQLite:
+		return openSQLite(ctx, opts, migrations)
+	case DriverPostgres:
+		return nil, errors.New("store driver \"postgres\" is not yet supported; use \"sqlite\"")
+	default:
+		return nil, fmt.Errorf("unknown store driver %q (want %q)", opts.Driver, DriverSQLite)
+	}
+}
+
+// NewID returns a random UUIDv4, the form Mind documents for x-request-id.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand documents it)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// SetDefaults fills what Enqueue would: ID (Request.RequestID, else a new
+// UUIDv4), Request.RequestID (ID), GroupID (ID: a stream of its own),
+// CreatedAt (now), QueuedAt (CreatedAt) and NextAttemptAt (QueuedAt).
+func (n *Notification) SetDefaults(now time.Time) {
+	if n.ID == "" {
+		n.ID = n.Request.RequestID
+		if n.ID == "" {
+			n.ID = NewID()
+		}
+	}
+	if n.Request.RequestID == "" {
+		n.Request.RequestID = n.ID
+	}
+	if n.GroupID == "" {
+		n.GroupID = n.ID
+	}
+	if n.CreatedAt.IsZero() {
+		n.CreatedAt = now
+	}
+	if n.QueuedAt.IsZero() {
+		n.QueuedAt = n.CreatedAt
+	}
+	if n.NextAttemptAt.IsZero() {
+		n.NextAttemptAt = n.QueuedAt
+	}
+}
+
+// Validate reports what makes n impossible to send.
+func (n Notification) Validate() error {
+	switch {
+	case n.ID == "":
+		return errors.New("notification has no ID")
+	case n.Receiver == "":
+		return fmt.Errorf("notification %s has no receiver", n.ID)
+	case n.Request.Endpoint == "":
+		return fmt.Errorf("notification %s has no endpoint", n.ID)
+	case n.Request.RequestID == "":
+		return fmt.Errorf("notification %s has no request id", n.ID)
+	case !json.Valid(n.Request.Body):
+		return fmt.Errorf("notification %s: request body is not JSON", n.ID)
+	}
+	return nil
+}
