@@ -1,0 +1,149 @@
+package render
+
+import (
+	"time"
+
+	"github.com/mindoffice/mind-relay/internal/alert"
+	"github.com/mindoffice/mind-relay/internal/config"
+)
+
+// Data is what card templates see. It embeds the group, so Alertmanager's
+// vocabulary works unchanged: .Status, .Alerts, .Alerts.Firing,
+// .GroupLabels.SortedPairs, .CommonLabels.Remove, .CommonAnnotations,
+// .ExternalURL, and Grafana's .Title, .Message and .State beside them.
+//
+// .Status is normalised: "firing" when any alert fires, "resolved" when all
+// are resolved, whatever the sender said, so that the words always match the
+// header colour. .Receiver is the relay's receiver (it prints as its name);
+// the sender's receiver name is .Group.Receiver.
+type Data struct {
+	*alert.Group
+
+	// Receiver is the relay receiver the card goes to.
+	Receiver Receiver
+	// Ack is set when someone acknowledged the group.
+	Ack *AckInfo
+	// Shown are the alerts to list, firing first, at most max_alerts.
+	Shown alert.Alerts
+	// Omitted counts the alerts not listed, the sender's truncated ones
+	// included.
+	Omitted int
+	// StartsAt is when the group's earliest alert started (zero if none
+	// says); EndsAt is when its last alert ended, once all are resolved.
+	StartsAt time.Time
+	EndsAt   time.Time
+	// AckURL is the relay's ack page for this card (external_url +
+	// "/ack/" + token) when the card offers an ack; RelayURL is the relay's
+	// external_url.
+	AckURL   string
+	RelayURL string
+}
+
+// AlertData is one alert for a per-alert template such as mind.alert: the
+// alert's own fields (.Labels, .Annotations, .StartsAt, Grafana's .Values…)
+// and the whole card's data as .Root.
+type AlertData struct {
+	alert.Alert
+	Root *Data
+}
+
+// ForAlert pairs an alert with the card's data, for
+// {{ template "mind.alert" ($.ForAlert .) }}.
+func (d *Data) ForAlert(a alert.Alert) AlertData {
+	return AlertData{Alert: a, Root: d}
+}
+
+// Receiver is the relay receiver a card is for, as templates see it.
+type Receiver struct {
+	Name      string
+	Template  string
+	MaxAlerts int
+}
+
+// String returns the name, so that {{ .Receiver }} prints it as in
+// Alertmanager's templates.
+func (r Receiver) String() string { return r.Name }
+
+func receiverOf(r *config.Receiver) Receiver {
+	if r == nil {
+		return Receiver{}
+	}
+	return Receiver{Name: r.Name, Template: r.Template, MaxAlerts: r.MaxAlerts}
+}
+
+// firingFirst returns the alerts with the firing ones first, each part in
+// the sender's order.
+func firingFirst(as alert.Alerts) alert.Alerts {
+	out := make(alert.Alerts, 0, len(as))
+	out = append(out, as.Firing()...)
+	for _, a := range as {
+		if a.Status != alert.StatusFiring {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// newData builds the template data for g with every alert shown; callers
+// narrow it with show.
+func newData(g *alert.Group, rcv Receiver, ack *AckInfo, relayURL string) *Data {
+	gc := *g
+	gc.Status = groupStatus(g)
+	d := &Data{Group: &gc, Receiver: rcv, RelayURL: relayURL}
+	if ack != nil {
+		a := *ack
+		if a.By == "" {
+			a.By = a.ByOpenID
+		}
+		if a.By == "" {
+			a.By = "未知用户"
+		}
+		d.Ack = &a
+	}
+	allResolved := len(g.Alerts) > 0
+	for _, a := range g.Alerts {
+		if !a.StartsAt.IsZero() && (d.StartsAt.IsZero() || a.StartsAt.Before(d.StartsAt)) {
+			d.StartsAt = a.StartsAt
+		}
+		if a.Status != alert.StatusResolved {
+			allResolved = false
+		} else if a.EndsAt.After(d.EndsAt) {
+			d.EndsAt = a.EndsAt
+		}
+	}
+	if !allResolved {
+		d.EndsAt = time.Time{}
+	}
+	return d
+}
+
+// show lists the first n of ordered.
+func (d *Data) show(ordered alert.Alerts, n int) {
+	n = max(0, min(n, len(ordered)))
+	d.Shown = ordered[:n:n]
+	d.Omitted = len(ordered) - n + int(min(d.TruncatedAlerts, 1<<31))
+}
+
+// groupStatus is "firing" when any alert fires, "resolved" when all are
+// resolved, and the sender's word for a group without alerts.
+func groupStatus(g *alert.Group) string {
+	if len(g.Alerts) == 0 {
+		if g.Status == "" {
+			return alert.StatusFiring
+		}
+		return g.Status
+	}
+	for _, a := range g.Alerts {
+		if a.Status == alert.StatusFiring {
+			return alert.StatusFiring
+		}
+	}
+	for _, a := range g.Alerts {
+		if a.Status != alert.StatusResolved {
+			// An unknown status is treated as firing: better a red card
+			// than a green one that hides trouble.
+			return alert.StatusFiring
+		}
+	}
+	return alert.StatusResolved
+}
