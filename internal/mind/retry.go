@@ -146,7 +146,7 @@ func logPermanent(ctx context.Context, logger *slog.Logger, err error, reason Re
 	attrs := []slog.Attr{slog.String("reason", string(reason)), slog.Int("attempt", attempt)}
 	var me *Error
 	if errors.As(err, &me) {
-		attrs = append(attrs, slog.Int("status", me.StatusCode), slog.String("code", me.Code), slog.String("msg", me.Msg))
+		attrs = append(attrs, slog.Int("status", me.StatusCode), slog.String("code", me.Code), slog.String("mind_msg", me.Msg))
 	}
 	attrs = append(attrs, slog.Any("err", err))
 	logger.LogAttrs(ctx, slog.LevelError, msg, attrs...)

@@ -1,0 +1,665 @@
+package mind_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mindoffice/mind-relay/internal/card"
+	"github.com/mindoffice/mind-relay/internal/mind"
+	"github.com/mindoffice/mind-relay/internal/mind/mindtest"
+)
+
+// fastBackoff keeps the package's tests quick.
+var fastBackoff = mind.Backoff{Initial: time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 2, Jitter: 0.1, MaxAttempts: 6}
+
+// logBuffer collects log output safely.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// lines decodes the JSON log lines.
+func (b *logBuffer) lines(t testing.TB) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &m), l)
+		out = append(out, m)
+	}
+	return out
+}
+
+func newLogger() (*slog.Logger, *logBuffer) {
+	b := &logBuffer{}
+	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
+}
+
+type fixture struct {
+	fake    *mindtest.Server
+	client  *mind.Client
+	reg     *prometheus.Registry
+	metrics *mind.Metrics
+	logger  *slog.Logger
+	logs    *logBuffer
+}
+
+func newFixture(t *testing.T, opts []mindtest.Option, mutate func(*mind.ClientOptions)) *fixture {
+	t.Helper()
+	f := &fixture{fake: mindtest.NewServer(t, opts...), reg: prometheus.NewRegistry()}
+	f.logger, f.logs = newLogger()
+	co := f.fake.ClientOptions()
+	co.Timeout = 2 * time.Second
+	if mutate != nil {
+		mutate(&co)
+	}
+	c, err := mind.NewClient(co, f.reg, f.logger)
+	require.NoError(t, err)
+	f.client, f.metrics = c, c.Metrics()
+	return f
+}
+
+func (f *fixture) requests(endpoint, outcome string) float64 {
+	return testutil.ToFloat64(f.metrics.Requests.WithLabelValues(mind.EndpointLabel(endpoint), outcome))
+}
+
+func testCard(t testing.TB) string {
+	t.Helper()
+	c := card.Card{
+		Config: &card.Config{EnableForward: true},
+		Header: &card.Header{Title: card.Text{Content: "触发中: HighCPU on db-1"}, Template: card.ColorRed},
+		Elements: []card.Element{
+			card.Markdown("**summary** CPU above 90%"),
+			card.Action(
+				card.ClickButton("确认", "relay.ack", map[string]any{"card_id": "$card_id", "action": "ack", "token": "t"}),
+				card.ViewButton("Alertmanager", "https://am.example/#/alerts"),
+			),
+		},
+	}
+	s, err := c.JSON()
+	require.NoError(t, err)
+	return s
+}
+
+func cardRequest(t testing.TB, id string, allSubscribers bool) mind.Request {
+	t.Helper()
+	req, err := mind.NewCardRequest(id, []string{"ou_aaa", "ou_bbb"}, allSubscribers, testCard(t))
+	require.NoError(t, err)
+	return req
+}
+
+func rawRequest(endpoint, id, body string) mind.Request {
+	return mind.Request{Endpoint: endpoint, RequestID: id, Body: json.RawMessage(body)}
+}
+
+func requireMindError(t testing.TB, err error, reason mind.Reason, retryable bool) *mind.Error {
+	t.Helper()
+	require.Error(t, err)
+	var me *mind.Error
+	require.ErrorAs(t, err, &me)
+	require.Equal(t, reason, me.Reason, err.Error())
+	require.Equal(t, retryable, me.Retryable, err.Error())
+	return me
+}
+
+func TestClientSendsToBothEndpoints(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	ctx := context.Background()
+
+	require.NoError(t, f.client.Send(ctx, cardRequest(t, "r-robot", false)))
+	require.NoError(t, f.client.Send(ctx, cardRequest(t, "r-all", true)))
+
+	msgs, err := f.fake.WaitForMessages(2, time.Second)
+	require.NoError(t, err)
+	require.Len(t, msgs, 2)
+
+	robot := msgs[0]
+	require.Equal(t, mind.EndpointRobotMessage, robot.Endpoint)
+	require.Equal(t, "r-robot", robot.RequestID)
+	require.Equal(t, []string{"ou_aaa", "ou_bbb"}, robot.Robot.ReceiveOpenIDs)
+	require.Equal(t, mind.MsgTypeInteractive, robot.MsgType)
+	require.Equal(t, "触发中: HighCPU on db-1", robot.Card.Header.Title.Content)
+	require.Equal(t, "relay.ack", robot.Card.Elements[1].Actions[0].Event)
+	require.Equal(t, f.fake.Config().AppID, robot.Header.Get("app-id"))
+	require.Equal(t, f.fake.Config().AppSecret, robot.Header.Get("app-secret"))
+	require.Equal(t, "r-robot", robot.Header.Get("x-request-id"))
+	require.Equal(t, "application/json", robot.Header.Get("Content-Type"))
+
+	all := msgs[1]
+	require.Equal(t, mind.EndpointSendMessage, all.Endpoint)
+	require.Equal(t, mind.ReceiveTypeSubscribers, all.Send.ReceiveType)
+	require.Empty(t, all.Send.ReceiveIDs)
+	require.NotNil(t, all.Card)
+
+	require.Equal(t, 1.0, f.requests(mind.EndpointRobotMessage, mind.OutcomeSuccess))
+	require.Equal(t, 1.0, f.requests(mind.EndpointSendMessage, mind.OutcomeSuccess))
+	require.Equal(t, 2, testutil.CollectAndCount(f.metrics.Duration))
+	require.Equal(t, 0.0, testutil.ToFloat64(f.metrics.Retries))
+}
+
+// The client reports, as rejected and not retryable, what the fake refuses
+// like Mind would; in both of the fake's answer styles.
+func TestClientAgainstStrictFake(t *testing.T) {
+	robot := func(t testing.TB, msgType, content string) string {
+		b, err := json.Marshal(mind.RobotMessage{ReceiveOpenIDs: []string{"ou_a"}, MsgType: msgType, Content: content})
+		require.NoError(t, err)
+		return string(b)
+	}
+	for _, tc := range []struct {
+		name   string
+		req    mind.Request
+		msgHas string
+	}{
+		{"unknown field", rawRequest(mind.EndpointRobotMessage, "r", `{"receive_open_ids":["ou_a"],"msg_type":"text","content":"{\"text\":\"x\"}","title":"t"}`), `unknown field \"title\"`},
+		{"no receivers", rawRequest(mind.EndpointRobotMessage, "r", `{"receive_open_ids":[],"msg_type":"text","content":"{\"text\":\"x\"}"}`), "receive_open_ids is empty"},
+		{"content as object", rawRequest(mind.EndpointRobotMessage, "r", `{"receive_open_ids":["ou_a"],"msg_type":"interactive","content":{"elements":[]}}`), `\"content\" must be a string`},
+		{"bad msg_type", rawRequest(mind.EndpointRobotMessage, "r", robot(t, "card", testCard(t))), `msg_type \"card\"`},
+		{"card without header", rawRequest(mind.EndpointRobotMessage, "r", robot(t, "interactive", `{"elements":[{"tag":"markdown","content":"x"}]}`)), "card has no header"},
+		{"card with unknown field", rawRequest(mind.EndpointRobotMessage, "r", robot(t, "interactive", `{"header":{"title":{"content":"x"}},"elements":[{"tag":"markdown","content":"x","color":"red"}]}`)), `unknown field \"color\"`},
+		{"send_message without receive_type", rawRequest(mind.EndpointSendMessage, "r", `{"msg_type":"text","content":"{\"text\":\"x\"}"}`), "receive_type is required"},
+		{"unknown endpoint", rawRequest("/open-platform/api/robot/send", "r", `{}`), "no such API"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, style := range [][]mindtest.Option{nil, {mindtest.WithHTTPStatusErrors()}} {
+				f := newFixture(t, style, nil)
+				err := f.client.Send(context.Background(), tc.req)
+				me := requireMindError(t, err, mind.ReasonRejected, false)
+				require.Contains(t, err.Error(), tc.msgHas)
+				require.NotEmpty(t, me.Msg)
+				require.Empty(t, f.fake.Messages())
+				require.Equal(t, 1.0, f.requests(tc.req.Endpoint, string(mind.ReasonRejected)))
+			}
+		})
+	}
+}
+
+func TestClientRefusesBeforeSending(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	for _, req := range []mind.Request{
+		rawRequest(mind.EndpointRobotMessage, "", `{}`),
+		rawRequest(mind.EndpointRobotMessage, "r", `{not json`),
+		rawRequest("https://evil.example/x", "r", `{}`),
+	} {
+		err := f.client.Send(context.Background(), req)
+		requireMindError(t, err, mind.ReasonRejected, false)
+	}
+	require.Zero(t, f.fake.TotalAttempts())
+}
+
+func TestClientBadCredentials(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		opts       []mindtest.Option
+		httpStatus int
+	}{
+		{"HTTP 200 with code 401", nil, 200},
+		{"HTTP 401", []mindtest.Option{mindtest.WithHTTPStatusErrors()}, 401},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.opts, func(o *mind.ClientOptions) { o.AppSecret = "wrong-secret-value" })
+			err := f.client.Send(context.Background(), cardRequest(t, "r1", false))
+			me := requireMindError(t, err, mind.ReasonAuth, false)
+			require.Equal(t, tc.httpStatus, me.StatusCode)
+			require.Equal(t, "401", me.Code)
+			require.Contains(t, err.Error(), "app credentials")
+			require.NotContains(t, err.Error(), "wrong-secret-value")
+		})
+	}
+}
+
+// One attempt per fault, classified.
+func TestClientClassifiesFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		fault      mindtest.Fault
+		reason     mind.Reason
+		retryable  bool
+		retryAfter time.Duration
+	}{
+		{"500", mindtest.Fault{Status: 500}, mind.ReasonHTTP5xx, true, 0},
+		{"502 HTML", mindtest.Fault{Status: 502, Body: "<html>502 Bad Gateway</html>"}, mind.ReasonHTTP5xx, true, 0},
+		{"503 Retry-After", mindtest.Fault{Status: 503, RetryAfter: "7"}, mind.ReasonHTTP5xx, true, 7 * time.Second},
+		{"429 Retry-After", mindtest.Fault{Status: 429, RetryAfter: "3"}, mind.ReasonRateLimited, true, 3 * time.Second},
+		{"429 Retry-After date", mindtest.Fault{Status: 429, RetryAfter: time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)}, mind.ReasonRateLimited, true, -1},
+		{"200 code 429", mindtest.Fault{Code: 429}, mind.ReasonRateLimited, true, 0},
+		{"200 code 500 string", mindtest.Fault{Code: "500"}, mind.ReasonCodeTemporary, true, 0},
+		{"200 code 400", mindtest.Fault{Code: 400, Msg: "content too long"}, mind.ReasonRejected, false, 0},
+		{"200 HTML", mindtest.Fault{Body: "<html>portal</html>"}, mind.ReasonBadResponse, false, 0},
+		{"404", mindtest.Fault{Status: 404, Body: "404 page not found"}, mind.ReasonRejected, false, 0},
+		{"413", mindtest.Fault{Status: 413}, mind.ReasonRejected, false, 0},
+		{"reset", mindtest.Fault{Reset: true}, mind.ReasonNetwork, true, 0},
+		{"slow 5xx", mindtest.Fault{Delay: 300 * time.Millisecond, Status: 504}, mind.ReasonTimeout, true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, nil, func(o *mind.ClientOptions) { o.Timeout = 100 * time.Millisecond })
+			f.fake.Script(tc.fault)
+			err := f.client.Send(context.Background(), cardRequest(t, "r1", false))
+			me := requireMindError(t, err, tc.reason, tc.retryable)
+			switch {
+			case tc.retryAfter < 0:
+				require.InDelta(t, time.Hour.Seconds(), me.RetryAfter.Seconds(), 5)
+			default:
+				require.Equal(t, tc.retryAfter, me.RetryAfter)
+			}
+			retry, _, reason := mind.Classify(err)
+			require.Equal(t, tc.retryable, retry)
+			require.Equal(t, tc.reason, reason)
+			require.Equal(t, 1.0, f.requests(mind.EndpointRobotMessage, string(tc.reason)))
+			require.Equal(t, 1, f.fake.Attempts("r1"))
+		})
+	}
+}
+
+func TestClientTimeout(t *testing.T) {
+	f := newFixture(t, nil, func(o *mind.ClientOptions) { o.Timeout = 50 * time.Millisecond })
+	f.fake.Script(mindtest.Fault{Delay: time.Second, Status: 200})
+	start := time.Now()
+	err := f.client.Send(context.Background(), cardRequest(t, "r1", false))
+	require.Less(t, time.Since(start), 500*time.Millisecond)
+	requireMindError(t, err, mind.ReasonTimeout, true)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Contains(t, err.Error(), "no answer from Mind within 50ms")
+}
+
+func TestClientServerGone(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	f.fake.Close()
+	err := f.client.Send(context.Background(), cardRequest(t, "r1", false))
+	requireMindError(t, err, mind.ReasonNetwork, true)
+	require.NotContains(t, err.Error(), f.fake.URL, "errors name the endpoint, not the URL")
+	require.Contains(t, err.Error(), "robot_send_message")
+}
+
+func TestClientCanceledContext(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	f.fake.Script(mindtest.Fault{Delay: time.Second, Status: 500})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	err := f.client.Send(ctx, cardRequest(t, "r1", false))
+	requireMindError(t, err, mind.ReasonNetwork, true)
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestClientDoesNotFollowRedirects(t *testing.T) {
+	var leaked atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked.Add(1)
+	}))
+	defer elsewhere.Close()
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer redirector.Close()
+
+	for _, hc := range []*http.Client{nil, redirector.Client()} {
+		c, err := mind.NewClient(mind.ClientOptions{BaseURL: redirector.URL, AppID: "a", AppSecret: "s", HTTPClient: hc}, nil, nil)
+		require.NoError(t, err)
+		err = c.Send(context.Background(), cardRequest(t, "r1", false))
+		requireMindError(t, err, mind.ReasonBadResponse, false)
+		require.Contains(t, err.Error(), "redirect")
+	}
+	require.Zero(t, leaked.Load(), "the app-secret must not travel to another host")
+}
+
+func TestNewClientOptions(t *testing.T) {
+	const secret = "top-secret-app-secret"
+	for _, tc := range []struct {
+		name string
+		opts mind.ClientOptions
+		err  string
+	}{
+		{"ok", mind.ClientOptions{BaseURL: "https://open.mindoffice.cn/", AppID: "a", AppSecret: secret}, ""},
+		{"no base url", mind.ClientOptions{AppID: "a", AppSecret: secret}, "mind base_url is empty"},
+		{"ftp", mind.ClientOptions{BaseURL: "ftp://open.mindoffice.cn", AppID: "a", AppSecret: secret}, "is not http or https"},
+		{"no host", mind.ClientOptions{BaseURL: "https://", AppID: "a", AppSecret: secret}, "has no host"},
+		{"user info", mind.ClientOptions{BaseURL: "https://u:" + secret + "@open.mindoffice.cn", AppID: "a", AppSecret: secret}, "carries user info"},
+		{"query", mind.ClientOptions{BaseURL: "https://open.mindoffice.cn/?token=x", AppID: "a", AppSecret: secret}, "query or fragment"},
+		{"no app id", mind.ClientOptions{BaseURL: "https://open.mindoffice.cn", AppSecret: secret}, "mind app_id is empty"},
+		{"no secret", mind.ClientOptions{BaseURL: "https://open.mindoffice.cn", AppID: "a"}, "mind app_secret is empty"},
+		{"negative timeout", mind.ClientOptions{BaseURL: "https://open.mindoffice.cn", AppID: "a", AppSecret: secret, Timeout: -time.Second}, "is negative"},
+		{"everything wrong", mind.ClientOptions{BaseURL: "mailto:x"}, "mind base_url \"mailto:x\" is not http or https\nmind app_id is empty\nmind app_secret is empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := mind.NewClient(tc.opts, prometheus.NewRegistry(), nil)
+			if tc.err == "" {
+				require.NoError(t, err)
+				require.NotNil(t, c)
+				return
+			}
+			require.ErrorContains(t, err, tc.err)
+			require.NotContains(t, err.Error(), secret)
+		})
+	}
+}
+
+func TestMetricsShared(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m1 := mind.NewMetrics(reg)
+	m2 := mind.NewMetrics(reg) // a second build must not panic...
+	m1.Retries.Inc()
+	m2.Retries.Inc()
+	require.Equal(t, 2.0, testutil.ToFloat64(m1.Retries), "...and counts in the same series")
+
+	fake := mindtest.NewServer(t)
+	// A client rebuilt on reload, against the same registry.
+	for range 2 {
+		c, err := mind.NewClient(fake.ClientOptions(), reg, nil)
+		require.NoError(t, err)
+		require.NoError(t, c.Send(context.Background(), cardRequest(t, "r-"+time.Now().String(), false)))
+	}
+	require.Equal(t, 2.0, testutil.ToFloat64(m1.Requests.WithLabelValues("robot_send_message", "success")))
+
+	// Metrics passed in are used as they are.
+	opts := fake.ClientOptions()
+	opts.Metrics = m1
+	c, err := mind.NewClient(opts, nil, nil)
+	require.NoError(t, err)
+	require.Same(t, m1, c.Metrics())
+
+	names := map[string]bool{}
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		names[mf.GetName()] = true
+	}
+	require.Equal(t, map[string]bool{
+		"mind_relay_mind_requests_total":           true,
+		"mind_relay_mind_request_duration_seconds": true,
+		"mind_relay_delivery_retries_total":        true,
+	}, names)
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP mind_relay_delivery_retries_total Times a request to Mind was scheduled to be sent again after a retryable failure.
+# TYPE mind_relay_delivery_retries_total counter
+mind_relay_delivery_retries_total 2
+`), "mind_relay_delivery_retries_total"))
+}
+
+// Deliver against the fake: Mind fails a few times, then accepts; the
+// message is recorded once and every attempt is counted.
+func TestDeliverRecovers(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		faults  []mindtest.Fault
+		reasons map[mind.Reason]float64
+	}{
+		{"500 twice", []mindtest.Fault{{Status: 500}, {Status: 500}}, map[mind.Reason]float64{mind.ReasonHTTP5xx: 2}},
+		{"502 three times", []mindtest.Fault{{Status: 502, Body: "<html>502</html>"}, {Status: 502}, {Status: 502}}, map[mind.Reason]float64{mind.ReasonHTTP5xx: 3}},
+		{"429 with Retry-After", []mindtest.Fault{{Status: 429, RetryAfter: "0"}, {Status: 429, RetryAfter: "1"}}, map[mind.Reason]float64{mind.ReasonRateLimited: 2}},
+		{"body code 500 as a string", []mindtest.Fault{{Code: "500", Msg: "busy"}}, map[mind.Reason]float64{mind.ReasonCodeTemporary: 1}},
+		// Mind processes the slow requests after the client has given up;
+		// the retries carry the same x-request-id and are deduped.
+		{"timeouts", []mindtest.Fault{{Delay: 400 * time.Millisecond}, {Delay: 400 * time.Millisecond}}, map[mind.Reason]float64{mind.ReasonTimeout: 2}},
+		{"slow failures", []mindtest.Fault{{Delay: 400 * time.Millisecond, Status: 504}}, map[mind.Reason]float64{mind.ReasonTimeout: 1}},
+		{"connection resets", []mindtest.Fault{{Reset: true}, {Reset: true}, {Reset: true}}, map[mind.Reason]float64{mind.ReasonNetwork: 3}},
+		{"a bit of everything", []mindtest.Fault{{Reset: true}, {Status: 503}, {Status: 429}, {Delay: 400 * time.Millisecond}}, map[mind.Reason]float64{mind.ReasonNetwork: 1, mind.ReasonHTTP5xx: 1, mind.ReasonRateLimited: 1, mind.ReasonTimeout: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, nil, func(o *mind.ClientOptions) { o.Timeout = 100 * time.Millisecond })
+			f.fake.Script(tc.faults...)
+			req := cardRequest(t, "r-"+tc.name, false)
+			b := fastBackoff
+			if tc.name == "429 with Retry-After" {
+				b.Max = 10 * time.Millisecond // caps the 1s Retry-After
+			}
+
+			require.NoError(t, mind.Deliver(context.Background(), f.client, req, b, f.metrics, f.logger))
+
+			msgs, err := f.fake.WaitForMessages(1, time.Second)
+			require.NoError(t, err)
+			time.Sleep(20 * time.Millisecond) // let slow handlers finish
+			require.Len(t, f.fake.Messages(), 1, "recorded exactly once")
+			require.Equal(t, req.RequestID, msgs[0].RequestID)
+			require.Equal(t, len(tc.faults)+1, f.fake.Attempts(req.RequestID))
+			require.Equal(t, float64(len(tc.faults)), testutil.ToFloat64(f.metrics.Retries))
+			require.Equal(t, 1.0, f.requests(req.Endpoint, mind.OutcomeSuccess))
+			for reason, n := range tc.reasons {
+				require.Equal(t, n, f.requests(req.Endpoint, string(reason)), reason)
+			}
+		})
+	}
+}
+
+func TestDeliverHonoursRetryAfter(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	f.fake.Script(mindtest.Fault{Status: 429, RetryAfter: "1"})
+	b := mind.Backoff{Initial: time.Millisecond, Max: 5 * time.Second, Multiplier: 2, MaxAttempts: 3}
+	start := time.Now()
+	require.NoError(t, mind.Deliver(context.Background(), f.client, cardRequest(t, "r1", false), b, f.metrics, f.logger))
+	elapsed := time.Since(start)
+	require.GreaterOrEqual(t, elapsed, time.Second)
+	require.Less(t, elapsed, 3*time.Second)
+	require.Equal(t, 2, f.fake.Attempts("r1"))
+}
+
+// Bad credentials: one attempt, no retry storm, one plain error line.
+func TestDeliverBadCredentials(t *testing.T) {
+	for _, tc := range []struct {
+		opts   []mindtest.Option
+		status int
+	}{{nil, 200}, {[]mindtest.Option{mindtest.WithHTTPStatusErrors()}, 401}} {
+		f := newFixture(t, tc.opts, func(o *mind.ClientOptions) { o.AppSecret = "not-the-secret-123" })
+		req := cardRequest(t, "r1", false)
+		err := mind.Deliver(context.Background(), f.client, req, fastBackoff, f.metrics, f.logger)
+		requireMindError(t, err, mind.ReasonAuth, false)
+
+		require.Equal(t, 1, f.fake.Attempts("r1"))
+		require.Equal(t, 1, f.fake.TotalAttempts())
+		require.Zero(t, testutil.ToFloat64(f.metrics.Retries))
+		require.Equal(t, 1.0, f.requests(req.Endpoint, string(mind.ReasonAuth)))
+
+		var errLines []map[string]any
+		for _, l := range f.logs.lines(t) {
+			if l["level"] == "ERROR" {
+				errLines = append(errLines, l)
+			}
+		}
+		require.Len(t, errLines, 1, f.logs.String())
+		line := errLines[0]
+		require.Contains(t, line["msg"], "bad app_id or app_secret")
+		require.Equal(t, "auth", line["reason"])
+		require.Equal(t, "r1", line["request_id"])
+		require.Equal(t, "robot_send_message", line["endpoint"])
+		require.Equal(t, "401", line["code"])
+		require.Equal(t, "invalid app-id or app-secret", line["mind_msg"])
+		require.EqualValues(t, tc.status, line["status"])
+		require.NotContains(t, f.logs.String(), "not-the-secret-123")
+	}
+}
+
+func TestDeliverGivesUpAfterMaxAttempts(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	f.fake.SetHook(func(*http.Request, int) *mindtest.Fault { return &mindtest.Fault{Status: 500} })
+	b := fastBackoff
+	b.MaxAttempts = 3
+	err := mind.Deliver(context.Background(), f.client, cardRequest(t, "r1", false), b, f.metrics, f.logger)
+	requireMindError(t, err, mind.ReasonHTTP5xx, true)
+	require.Contains(t, err.Error(), "gave up after 3 attempts")
+	require.Equal(t, 3, f.fake.Attempts("r1"))
+	require.Equal(t, 2.0, testutil.ToFloat64(f.metrics.Retries))
+	require.Empty(t, f.fake.Messages())
+	retry, _, _ := mind.Classify(err)
+	require.True(t, retry, "the caller (the queue) may try again later")
+}
+
+func TestDeliverRespectsDeadline(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	f.fake.SetHook(func(*http.Request, int) *mindtest.Fault { return &mindtest.Fault{Status: 503} })
+	b := mind.Backoff{Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2, MaxAttempts: -1}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := mind.Deliver(ctx, f.client, cardRequest(t, "r1", false), b, f.metrics, f.logger)
+	elapsed := time.Since(start)
+
+	// Waits of 50ms and 100ms fit; 200ms does not fit in the 150ms left.
+	requireMindError(t, err, mind.ReasonHTTP5xx, true)
+	require.Contains(t, err.Error(), "deadline")
+	require.Less(t, elapsed, 300*time.Millisecond, "returns before the deadline, not at it")
+	require.Equal(t, 3, f.fake.Attempts("r1"))
+	require.NoError(t, ctx.Err())
+}
+
+func TestDeliverStopsWhenCanceled(t *testing.T) {
+	f := newFixture(t, nil, nil)
+	f.fake.SetHook(func(*http.Request, int) *mindtest.Fault { return &mindtest.Fault{Status: 503} })
+	b := mind.Backoff{Initial: time.Minute, Max: time.Minute, Multiplier: 1, MaxAttempts: -1}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	err := mind.Deliver(ctx, f.client, cardRequest(t, "r1", false), b, f.metrics, f.logger)
+	require.Less(t, time.Since(start), time.Second)
+	require.ErrorIs(t, err, context.Canceled)
+	requireMindError(t, err, mind.ReasonHTTP5xx, true)
+	require.Equal(t, 1, f.fake.Attempts("r1"))
+}
+
+// Deliver with function fakes: the same request, unchanged, on every
+// attempt; permanent errors stop at once.
+func TestDeliverWithSenderFunc(t *testing.T) {
+	req := rawRequest(mind.EndpointRobotMessage, "same-id", `{"x":1}`)
+	for _, tc := range []struct {
+		name     string
+		errs     []error
+		wantErr  bool
+		attempts int
+	}{
+		{"first try", []error{nil}, false, 1},
+		{"retryable then ok", []error{&mind.Error{Reason: mind.ReasonHTTP5xx, Retryable: true}, &mind.Error{Reason: mind.ReasonNetwork, Retryable: true}, nil}, false, 3},
+		{"plain errors are retried", []error{errors.New("boom"), nil}, false, 2},
+		{"permanent stops", []error{&mind.Error{Reason: mind.ReasonRejected}, nil}, true, 1},
+		{"permanent after retries", []error{&mind.Error{Reason: mind.ReasonTimeout, Retryable: true}, &mind.Error{Reason: mind.ReasonAuth}}, true, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var seen []mind.Request
+			s := mind.SenderFunc(func(_ context.Context, r mind.Request) error {
+				seen = append(seen, r)
+				return tc.errs[len(seen)-1]
+			})
+			m := mind.NewMetrics(prometheus.NewRegistry())
+			err := mind.Deliver(context.Background(), s, req, fastBackoff, m, nil)
+			require.Equal(t, tc.wantErr, err != nil, err)
+			require.Len(t, seen, tc.attempts)
+			for _, r := range seen {
+				require.Equal(t, req, r)
+			}
+			require.Equal(t, float64(tc.attempts-1), testutil.ToFloat64(m.Retries))
+		})
+	}
+	// nil metrics and logger are allowed.
+	require.NoError(t, mind.Deliver(context.Background(), mind.SenderFunc(func(context.Context, mind.Request) error { return nil }), req, mind.Backoff{}, nil, nil))
+}
+
+// In the spirit of Alertmanager's AssertNotifyLeaksNoSecret: however a send
+// fails, neither the error nor any log line holds the app secret.
+func TestSecretNeverLeaks(t *testing.T) {
+	const secret = "Sup3r-S3cret-App-Secret"
+	for _, tc := range []struct {
+		name   string
+		fake   []mindtest.Option
+		secret string // the client's
+		faults []mindtest.Fault
+		ctx    func() (context.Context, context.CancelFunc)
+	}{
+		{name: "bad credentials", secret: secret},
+		{name: "bad credentials, HTTP 401", fake: []mindtest.Option{mindtest.WithHTTPStatusErrors()}, secret: secret},
+		{name: "Mind echoes the secret in msg", fake: []mindtest.Option{mindtest.WithCredentials("app", secret)}, secret: secret,
+			faults: []mindtest.Fault{{Code: 400, Msg: "app-secret " + secret + " may not send"}}},
+		{name: "a proxy echoes the secret in a 502 page", fake: []mindtest.Option{mindtest.WithCredentials("app", secret)}, secret: secret,
+			faults: []mindtest.Fault{{Status: 502, Body: "<pre>app-secret: " + secret + "</pre>"}, {Status: 502, Body: "<pre>app-secret: " + secret + "</pre>"}}},
+		{name: "retryable code echoing the secret", fake: []mindtest.Option{mindtest.WithCredentials("app", secret)}, secret: secret,
+			faults: []mindtest.Fault{{Code: secret, Msg: secret}, {Code: 500, Msg: secret}}},
+		{name: "connection resets", fake: []mindtest.Option{mindtest.WithCredentials("app", secret)}, secret: secret,
+			faults: []mindtest.Fault{{Reset: true}, {Reset: true}}},
+		{name: "timeouts", fake: []mindtest.Option{mindtest.WithCredentials("app", secret)}, secret: secret,
+			faults: []mindtest.Fault{{Delay: 300 * time.Millisecond, Status: 500}, {Delay: 300 * time.Millisecond, Status: 500}}},
+		{name: "canceled", fake: []mindtest.Option{mindtest.WithCredentials("app", secret)}, secret: secret,
+			faults: []mindtest.Fault{{Delay: time.Second, Status: 500}},
+			ctx: func() (context.Context, context.CancelFunc) {
+				ctx, cancel := context.WithCancel(context.Background())
+				time.AfterFunc(30*time.Millisecond, cancel)
+				return ctx, cancel
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.fake, func(o *mind.ClientOptions) {
+				o.AppID = "app"
+				o.AppSecret = tc.secret
+				o.Timeout = 100 * time.Millisecond
+			})
+			f.fake.Script(tc.faults...)
+			b := fastBackoff
+			b.MaxAttempts = 2
+			ctx, cancel := context.Background(), context.CancelFunc(func() {})
+			if tc.ctx != nil {
+				ctx, cancel = tc.ctx()
+			}
+			defer cancel()
+			err := mind.Deliver(ctx, f.client, cardRequest(t, "r1", false), b, f.metrics, f.logger)
+			require.Error(t, err)
+			require.NotContains(t, err.Error(), secret)
+			require.NotContains(t, f.logs.String(), secret)
+			var me *mind.Error
+			require.ErrorAs(t, err, &me)
+			require.NotContains(t, me.Msg, secret)
+			require.NotContains(t, me.Code, secret)
+			require.NotContains(t, f.logs.String(), `"`+secret)
+		})
+	}
+}
+
+func TestDryRun(t *testing.T) {
+	logger, logs := newLogger()
+	d := mind.NewDryRun(logger)
+	req := cardRequest(t, "r-dry", false)
+	require.NoError(t, d.Send(context.Background(), req))
+	require.NoError(t, d.Send(context.Background(), rawRequest(mind.EndpointRobotMessage, "r-bad", "{not json")))
+
+	require.Equal(t, 2, strings.Count(logs.String(), "\n"), "one line per request")
+	lines := logs.lines(t)
+	require.Len(t, lines, 2)
+	l := lines[0]
+	require.Equal(t, mind.DryRunMessage, l["msg"])
+	require.Equal(t, "INFO", l["level"])
+	require.Equal(t, mind.EndpointRobotMessage, l["endpoint"])
+	require.Equal(t, "r-dry", l["request_id"])
+	body, ok := l["body"].(map[string]any)
+	require.True(t, ok, "body is a JSON object, not an escaped string: %T", l["body"])
+	require.Equal(t, "interactive", body["msg_type"])
+	require.Equal(t, []any{"ou_aaa", "ou_bbb"}, body["receive_open_ids"])
+	var c card.Card
+	require.NoError(t, json.Unmarshal([]byte(body["content"].(string)), &c))
+	require.Equal(t, "触发中: HighCPU on db-1", c.Header.Title.Content)
+
+	require.Equal(t, "{not json", lines[1]["body"], "an invalid body is still logged, as a string")
+
+	require.NoError(t, mind.NewDryRun(nil).Send(context.Background(), req))
+}
