@@ -230,7 +230,7 @@ func TestClientBadCredentials(t *testing.T) {
 			me := requireMindError(t, err, mind.ReasonAuth, false)
 			require.Equal(t, tc.httpStatus, me.StatusCode)
 			require.Equal(t, "401", me.Code)
-			require.Contains(t, err.Error(), "app credentials")
+			require.Contains(t, err.Error(), "bad app credentials")
 			require.NotContains(t, err.Error(), "wrong-secret-value")
 		})
 	}

@@ -98,7 +98,7 @@ const (
 	maxRetryAfter = 24 * time.Hour
 )
 
-var errBadCredentials = errors.New("Mind refused the app credentials: check mind.app_id and mind.app_secret")
+var errBadCredentials = errors.New("bad app credentials, refused by Mind: check mind.app_id and mind.app_secret")
 
 // response is what came back from Mind, read in full (up to a cap).
 type response struct {
@@ -206,7 +206,7 @@ func (r response) check(now time.Time, redact func(string) string) *Error {
 		if rule, ok = lookup(statusRules, r.Status); !ok {
 			rule = codeRule{reason: ReasonBadResponse}
 			if r.Status >= 300 && r.Status <= 399 {
-				e.Err = errors.New("Mind answered with a redirect, which is not followed: check mind.base_url")
+				e.Err = errors.New("redirect not followed: check mind.base_url")
 			}
 		}
 		if rule.reason == ReasonRejected && a.numOK {
