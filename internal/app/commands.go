@@ -1,0 +1,159 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mindoffice/mind-relay/internal/alert"
+	"github.com/mindoffice/mind-relay/internal/config"
+	"github.com/mindoffice/mind-relay/internal/payload"
+	"github.com/mindoffice/mind-relay/internal/relay"
+	"github.com/mindoffice/mind-relay/internal/store"
+)
+
+// CheckConfig validates the config file: it prints every problem, each
+// naming its key, and returns an error when there is one. Warnings (legal
+// but probably unintended settings) are printed and do not fail.
+func CheckConfig(path string, out io.Writer) error {
+	cfg, err := config.LoadFile(path)
+	if err != nil {
+		fmt.Fprintln(out, "FAILED:", path)
+		var ps config.Problems
+		if errors.As(err, &ps) {
+			for _, p := range ps {
+				fmt.Fprintln(out, "  -", p)
+			}
+		} else {
+			fmt.Fprintln(out, "  -", err)
+		}
+		return errors.New("config is not valid")
+	}
+	if _, err := buildState(cfg, nil, NewLogger(io.Discard, "error")); err != nil {
+		fmt.Fprintln(out, "FAILED:", path)
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintln(out, "  -", line)
+		}
+		return errors.New("config is not valid")
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintln(out, "  warning:", w)
+	}
+	fmt.Fprintf(out, "SUCCESS: %s is valid (%d receivers)\n", path, len(cfg.Receivers))
+	return nil
+}
+
+// RenderOptions are the flags of `relay render`.
+type RenderOptions struct {
+	ConfigFile string
+	Source     string // alertmanager or grafana
+	Receiver   string // bypass routing when set
+	Input      io.Reader
+	Out        io.Writer
+	Errs       io.Writer // skipped alerts are reported here
+	Now        func() time.Time
+}
+
+// renderLine is one line of `relay render` output.
+type renderLine struct {
+	Receiver string          `json:"receiver"`
+	Endpoint string          `json:"endpoint"`
+	Body     json.RawMessage `json:"body"`
+}
+
+// Render reads a payload, routes and renders it exactly as the server
+// would, and prints one JSON object a line per Mind request. It sends
+// nothing.
+func Render(ctx context.Context, opts RenderOptions) error {
+	cfg, err := config.LoadFile(opts.ConfigFile)
+	if err != nil {
+		return err
+	}
+	st, err := buildState(cfg, nil, NewLogger(io.Discard, "error"))
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(io.LimitReader(opts.Input, 64<<20))
+	if err != nil {
+		return fmt.Errorf("read payload: %w", err)
+	}
+	g, skipped, err := Parse(alert.Source(opts.Source), body)
+	if opts.Errs != nil {
+		for _, s := range skipped {
+			fmt.Fprintf(opts.Errs, "skipped alerts[%d]: %s\n", s.Index, s.Reason)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	rl := relay.New(st, relay.Options{Now: opts.Now}, prometheus.NewRegistry())
+	ns, err := rl.Prepare(ctx, st, g, opts.Receiver)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(opts.Out)
+	enc.SetEscapeHTML(false)
+	for _, n := range ns {
+		if err := enc.Encode(renderLine{Receiver: n.Receiver, Endpoint: n.Request.Endpoint, Body: n.Request.Body}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Parse reads a webhook body of the given source.
+func Parse(src alert.Source, body []byte) (*alert.Group, []payload.Skipped, error) {
+	switch src {
+	case alert.SourceAlertmanager:
+		return payload.ParseAlertmanager(body)
+	case alert.SourceGrafana:
+		return payload.ParseGrafana(body)
+	default:
+		return nil, nil, fmt.Errorf("unknown source %q: use alertmanager or grafana", src)
+	}
+}
+
+// DLQ lists or replays dead letters straight from the store.
+func DLQ(ctx context.Context, configFile, cmd string, ids []string, out io.Writer) error {
+	cfg, err := config.LoadFile(configFile)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, store.OptionsFromConfig(cfg.Store))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer db.Close()
+	switch cmd {
+	case "list":
+		dead, err := db.ListDead(ctx)
+		if err != nil {
+			return err
+		}
+		if len(dead) == 0 {
+			fmt.Fprintln(out, "no dead letters")
+			return nil
+		}
+		fmt.Fprintf(out, "%-36s  %-16s  %-8s  %-8s  %-20s  %s\n", "ID", "RECEIVER", "STATUS", "ATTEMPTS", "CREATED", "LAST ERROR")
+		for _, n := range dead {
+			fmt.Fprintf(out, "%-36s  %-16s  %-8s  %-8d  %-20s  %s\n", n.ID, n.Receiver, n.Status, n.Attempts,
+				n.CreatedAt.UTC().Format(time.RFC3339), n.LastError)
+		}
+		return nil
+	case "replay":
+		ch, err := db.Replay(ctx, time.Now(), ids...)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "replayed %d dead letters; a running relay sends them within its poll interval\n", ch.Count)
+		return nil
+	default:
+		return fmt.Errorf("unknown dlq command %q: use list or replay", cmd)
+	}
+}

@@ -1,0 +1,286 @@
+// Package app wires the relay's parts into the commands of the binary:
+// serve, check-config, render and dlq. cmd/relay turns flags and signals
+// into these calls; nothing here touches os/signal, so tests run the whole
+// relay in-process.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/mindoffice/mind-relay/internal/config"
+	"github.com/mindoffice/mind-relay/internal/delivery"
+	"github.com/mindoffice/mind-relay/internal/ingest"
+	"github.com/mindoffice/mind-relay/internal/mind"
+	"github.com/mindoffice/mind-relay/internal/relay"
+	"github.com/mindoffice/mind-relay/internal/render"
+	"github.com/mindoffice/mind-relay/internal/route"
+	"github.com/mindoffice/mind-relay/internal/store"
+)
+
+// ServeOptions are the flags of `relay serve`.
+type ServeOptions struct {
+	ConfigFile string
+	Listen     string // overrides the config's listen when set
+	DryRun     bool
+	// Registry receives every metric; cmd/relay adds the Go and process
+	// collectors to it.
+	Registry *prometheus.Registry
+	// Reload receives a value for every SIGHUP.
+	Reload <-chan struct{}
+	// Logs is where logs go (stderr in the binary).
+	Logs io.Writer
+	// Ready, when set, receives the address the server listens on once it
+	// accepts connections (tests listen on :0).
+	Ready chan<- string
+	// ShutdownTimeout bounds the graceful shutdown (default 30s).
+	ShutdownTimeout time.Duration
+}
+
+// Serve runs the gateway until ctx is cancelled, then shuts down
+// gracefully: the listener closes, requests in progress finish, deliveries
+// in flight finish, the store closes.
+func Serve(ctx context.Context, opts ServeOptions) error {
+	cfg, err := config.LoadFile(opts.ConfigFile)
+	if err != nil {
+		return err
+	}
+	logger := NewLogger(opts.Logs, cfg.LogLevel)
+	if !opts.DryRun && cfg.Mind.AppSecret == "" {
+		return errors.New("mind.app_secret is empty: set it (or mind.app_secret_file), or run with --dry-run to log requests instead of sending them")
+	}
+	if opts.Listen != "" {
+		cfg.Listen = opts.Listen
+	}
+	if opts.ShutdownTimeout == 0 {
+		opts.ShutdownTimeout = 30 * time.Second
+	}
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+
+	mindMetrics := mind.NewMetrics(reg)
+	sender, err := newSender(cfg, opts.DryRun, mindMetrics, logger)
+	if err != nil {
+		return err
+	}
+	st, err := buildState(cfg, reg, logger)
+	if err != nil {
+		return err
+	}
+
+	db, err := store.Open(ctx, store.OptionsFromConfig(cfg.Store))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer db.Close()
+	logger.Info("store opened", "driver", cfg.Store.Driver, "path", cfg.Store.Path)
+
+	queue := delivery.New(db, sender, delivery.OptionsFromConfig(cfg.Delivery), reg, logger)
+	rl := relay.New(st, relay.Options{Queue: queue, Logger: logger}, reg)
+
+	reloads := newReloader(opts.ConfigFile, reg, logger, func(c *config.Config) error {
+		next, err := buildState(c, reg, logger)
+		if err != nil {
+			return err
+		}
+		s, err := newSender(c, opts.DryRun, mindMetrics, logger)
+		if err != nil {
+			return err
+		}
+		queue.SetSender(s)
+		rl.Swap(next)
+		return nil
+	})
+
+	handler := ingest.New(ingest.Deps{
+		Relay:    rl,
+		Gatherer: reg,
+		Ready: func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			if err := db.CheckWritable(ctx); err != nil {
+				return fmt.Errorf("store is not writable: %w", err)
+			}
+			return nil
+		},
+		Reload: reloads.reload,
+		DLQ:    queue,
+		Logger: logger,
+	}, reg)
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	// The queue outlives the HTTP server: it is stopped gracefully after
+	// the server has stopped taking webhooks, so that what was accepted and
+	// is in flight finishes.
+	queueErr := make(chan error, 1)
+	go func() { queueErr <- queue.Run(context.WithoutCancel(ctx)) }()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	logger.Info("mind-relay listening", "addr", ln.Addr().String(), "dry_run", opts.DryRun, "config", opts.ConfigFile)
+	if opts.Ready != nil {
+		opts.Ready <- ln.Addr().String()
+	}
+
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-opts.Reload:
+			_ = reloads.reload(ctx)
+		case err := <-serveErr:
+			runErr = fmt.Errorf("http server: %w", err)
+			break loop
+		case err := <-queueErr:
+			runErr = fmt.Errorf("delivery queue stopped: %w", err)
+			queueErr = nil
+			break loop
+		}
+	}
+
+	logger.Info("shutting down")
+	shutCtx, cancel := context.WithTimeoutCause(context.Background(), opts.ShutdownTimeout, errors.New("graceful shutdown took too long"))
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		logger.Warn("http shutdown", "err", err)
+	}
+	if err := queue.Stop(shutCtx); err != nil {
+		logger.Warn("deliveries still in flight at shutdown; they resume on the next start", "err", err)
+	}
+	logger.Info("stopped")
+	return runErr
+}
+
+// buildState compiles everything a config needs before it goes live.
+func buildState(cfg *config.Config, reg prometheus.Registerer, logger *slog.Logger) (*relay.State, error) {
+	tree, err := route.Build(cfg.Route)
+	if err != nil {
+		return nil, err
+	}
+	r, err := render.New(renderOptions(cfg), reg, logger)
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	var errs []error
+	for i, rc := range cfg.Receivers {
+		if !r.HasTemplate(rc.Template) {
+			errs = append(errs, fmt.Errorf("receivers[%d].template: no template set %q (define %q in templates.files)", i, rc.Template, rc.Template+".title"))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &relay.State{Config: cfg, Tree: tree, Renderer: r}, nil
+}
+
+func renderOptions(cfg *config.Config) render.Options {
+	return render.Options{
+		Files:       cfg.Templates.Files,
+		Location:    cfg.Location,
+		ExternalURL: cfg.ExternalURL,
+		AckSecret:   []byte(cfg.Ack.Secret.Value()),
+		TokenTTL:    cfg.Ack.TokenTTL.D(),
+		MaxAlerts:   cfg.Templates.MaxAlerts,
+	}
+}
+
+func newSender(cfg *config.Config, dryRun bool, m *mind.Metrics, logger *slog.Logger) (mind.Sender, error) {
+	if dryRun {
+		return mind.NewDryRun(logger), nil
+	}
+	c, err := mind.NewClient(mind.ClientOptions{
+		BaseURL:   cfg.Mind.BaseURL,
+		AppID:     cfg.Mind.AppID,
+		AppSecret: cfg.Mind.AppSecret.Value(),
+		Timeout:   cfg.Mind.Timeout.D(),
+		Metrics:   m,
+	}, nil, logger)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// reloader re-reads the config file and swaps the new state in whole, or
+// keeps the old one and says why.
+type reloader struct {
+	mu      sync.Mutex
+	path    string
+	apply   func(*config.Config) error
+	log     *slog.Logger
+	success prometheus.Gauge
+	when    prometheus.Gauge
+}
+
+func newReloader(path string, reg prometheus.Registerer, logger *slog.Logger, apply func(*config.Config) error) *reloader {
+	r := &reloader{
+		path:  path,
+		apply: apply,
+		log:   logger,
+		success: promauto.With(reg).NewGauge(prometheus.GaugeOpts{
+			Name: "mind_relay_config_last_reload_successful",
+			Help: "Whether the last configuration reload succeeded (1) or failed (0).",
+		}),
+		when: promauto.With(reg).NewGauge(prometheus.GaugeOpts{
+			Name: "mind_relay_config_last_reload_success_timestamp_seconds",
+			Help: "Unix time of the last successful configuration load.",
+		}),
+	}
+	r.success.Set(1)
+	r.when.SetToCurrentTime()
+	return r
+}
+
+func (r *reloader) reload(context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err := func() error {
+		cfg, err := config.LoadFile(r.path)
+		if err != nil {
+			return err
+		}
+		return r.apply(cfg)
+	}()
+	if err != nil {
+		r.success.Set(0)
+		r.log.Error("config reload failed; the old config stays live", "config", r.path, "err", err)
+		return err
+	}
+	r.success.Set(1)
+	r.when.SetToCurrentTime()
+	r.log.Info("config reloaded", "config", r.path)
+	return nil
+}
+
+// NewLogger returns the JSON logger every part of the relay logs through.
+func NewLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,38 @@
+package ingest
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+func (s *Server) healthy(c *gin.Context) {
+	c.String(http.StatusOK, "OK\n")
+}
+
+func (s *Server) ready(c *gin.Context) {
+	if s.deps.Ready != nil {
+		if err := s.deps.Ready(c.Request.Context()); err != nil {
+			s.log.Warn("not ready", "err", err)
+			c.String(http.StatusServiceUnavailable, "not ready: %v\n", err)
+			return
+		}
+	}
+	c.String(http.StatusOK, "OK\n")
+}
+
+func (s *Server) reload(c *gin.Context) {
+	if s.deps.Reload == nil {
+		s.fail(c, &Error{Status: http.StatusNotImplemented, Msg: "reload is not available"})
+		return
+	}
+	if err := s.deps.Reload(c.Request.Context()); err != nil {
+		// The old config stays live; say what is wrong with the new one.
+		s.log.Error("reload failed; keeping the old config", "err", err)
+		c.JSON(http.StatusBadRequest, gin.H{"error": "config not reloaded, the old one stays live", "problems": strings.Split(err.Error(), "\n")})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "reloaded", "at": time.Now().UTC().Format(time.RFC3339)})
+}
