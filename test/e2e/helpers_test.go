@@ -169,3 +169,8 @@ store:
   path: "%%DIR%%/relay.db"
 %s`, mindtest.DefaultAppID, mindtest.DefaultAppSecret, extra)
 }
+
+// withSources adds YAML (indented by two) under the base config's sources.
+func withSources(yaml string) string {
+	return strings.Replace(baseConfig(""), "    bearer_token: am-token-123\n", "    bearer_token: am-token-123\n"+strings.TrimLeft(yaml, "\n"), 1)
+}
