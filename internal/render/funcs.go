@@ -113,8 +113,16 @@ func mdEscape(s string) string {
 		}
 		if lineStart && r != ' ' && r != '\t' {
 			lineStart = false
-			if strings.ContainsRune("#+-=", r) || orderedListMarker(s[i:]) {
+			if strings.ContainsRune("#+-=", r) {
 				b.WriteByte('\\')
+			} else if n := orderedListMarker(s[i:]); n > 0 {
+				// "12. x" starts a list; "12\. x" does not (a backslash
+				// before a digit escapes nothing).
+				b.WriteString(s[i : i+n])
+				b.WriteByte('\\')
+				b.WriteByte(s[i+n])
+				i += n + 1
+				continue
 			}
 		}
 		switch r {
@@ -172,13 +180,17 @@ func plain(s string) string {
 	}, s))
 }
 
-// orderedListMarker reports whether s starts like "12. " or "3) ".
-func orderedListMarker(s string) bool {
+// orderedListMarker returns the number of digits when s starts like "12."
+// or "3)", and 0 otherwise.
+func orderedListMarker(s string) int {
 	n := 0
 	for n < len(s) && n < 10 && s[n] >= '0' && s[n] <= '9' {
 		n++
 	}
-	return n > 0 && n < len(s) && (s[n] == '.' || s[n] == ')')
+	if n > 0 && n < len(s) && (s[n] == '.' || s[n] == ')') {
+		return n
+	}
+	return 0
 }
 
 // oneLine collapses all whitespace, newlines included, into single spaces.

@@ -27,8 +27,10 @@
 // defined; "" and "default" name the defaults. HasTemplate tells config
 // validation whether a name exists.
 //
-// A view button's label that renders empty hides that button; the ack
-// button's never does (it falls back to "确认").
+// A view button's label that renders empty hides that button (define it as
+// {{ "" }}: Go ignores a define whose body is empty); the ack button's never
+// does (it falls back to "确认"). templates/README.md documents the data,
+// the functions and the parts for users.
 package render
 
 import (
