@@ -390,6 +390,14 @@ func TestFallbackBounded(t *testing.T) {
 	require.Contains(t, c.Elements[0].Content, "还有 480 条告警未显示")
 }
 
+func TestAckWithoutTime(t *testing.T) {
+	r, _ := newRenderer(t, testOptions())
+	c, err := r.Render(groupFile(t, "am-0.25-firing.json"), Input{Ack: &AckInfo{By: "值班工程师"}})
+	require.NoError(t, err)
+	require.Contains(t, c.Elements[0].Content, "**已由 值班工程师 确认**")
+	require.NotContains(t, c.Elements[0].Content, "确认时间")
+}
+
 func TestRenderNilGroup(t *testing.T) {
 	r, _ := newRenderer(t, testOptions())
 	_, err := r.Render(nil, Input{})
