@@ -94,7 +94,7 @@ func decodeJSON(body []byte, v any) error {
 		case errors.As(err, &se):
 			return badf("malformed JSON at byte %d: %v", se.Offset, se)
 		case errors.As(err, &te):
-			return badf("field %q: JSON %s cannot be read as %s", te.Field, te.Value, te.Type)
+			return badf("field %q: JSON %s cannot be read as %s", jsonPath(te.Field), te.Value, te.Type)
 		default:
 			return &Error{Msg: "malformed JSON", Err: err}
 		}
@@ -144,4 +144,18 @@ func checkAlerts(g *alert.Group, now time.Time) []Skipped {
 		g.GroupLabels = map[string]string{}
 	}
 	return skipped
+}
+
+// jsonPath drops the Go names of embedded structs (Data., amMessage.) from
+// a decoder's field path, leaving the JSON path the sender knows.
+func jsonPath(field string) string {
+	parts := strings.Split(field, ".")
+	out := parts[:0]
+	for _, p := range parts {
+		if p == "Data" || p == "amMessage" || p == "Message" {
+			continue
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ".")
 }
