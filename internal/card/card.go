@@ -235,11 +235,15 @@ func CheckURL(u string) error {
 	return nil
 }
 
-// JSON marshals the card as the string Mind expects in `content`.
+// JSON marshals the card as the string Mind expects in `content`. HTML
+// characters stay as they are (markdown uses <font>); escaping them as
+// \u003c would be valid JSON too, only larger and harder to read in logs.
 func (c *Card) JSON() (string, error) {
-	b, err := json.Marshal(c)
-	if err != nil {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(c); err != nil {
 		return "", fmt.Errorf("marshal card: %w", err)
 	}
-	return string(b), nil
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
