@@ -109,7 +109,7 @@ func TestPromtool(t *testing.T) {
 		}
 	})
 	t.Run("test rules", func(t *testing.T) {
-		if out, err := run(t, "", nil, promtool, "test", "rules", filepath.Join("testdata", "prometheus-rules.test.yml")); err != nil {
+		if out, err := run(t, "", nil, promtool, "test", "rules", repoPath("test/deploy/testdata/prometheus-rules.test.yml")); err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
 	})

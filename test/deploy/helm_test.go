@@ -2,11 +2,14 @@ package deploy
 
 import (
 	"encoding/base64"
+	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 func TestHelmLint(t *testing.T) {
@@ -360,18 +363,40 @@ func TestPersistenceOptions(t *testing.T) {
 			t.Errorf("data volume %v does not use my-claim", v)
 		}
 	}
-	// The emptyDir warning is in NOTES; helm template prints notes with --notes.
+	notes := renderNotes(t, "--set", "persistence.enabled=false")
+	if !strings.Contains(notes, "WARNING: persistence.enabled=false") || !strings.Contains(notes, "LOSES queued notifications") {
+		t.Errorf("NOTES do not warn loudly about the emptyDir store:\n%s", notes)
+	}
+	if !strings.Contains(notes, "/webhook/alertmanager") || !strings.Contains(notes, "/webhook/grafana") {
+		t.Errorf("NOTES do not say how to point Alertmanager and Grafana at the relay:\n%s", notes)
+	}
+	if strings.Contains(renderNotes(t), "WARNING: persistence") {
+		t.Error("NOTES warn about the emptyDir store with persistence on")
+	}
+}
+
+// renderNotes renders NOTES.txt, which `helm template` leaves out, through
+// a copy of the chart with one more template that includes it.
+func renderNotes(t *testing.T, args ...string) string {
+	t.Helper()
 	helm := requireTool(t, "helm")
-	out, err := run(t, "", nil, helm, "template", release, repoPath(chartDir), "--notes", "--set", "persistence.enabled=false")
+	dir := filepath.Join(t.TempDir(), "mind-relay")
+	if err := os.CopyFS(dir, os.DirFS(repoPath(chartDir))); err != nil {
+		t.Fatal(err)
+	}
+	probe := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: {{ include (print $.Template.BasePath \"/NOTES.txt\") . | quote }}\n"
+	if err := os.WriteFile(filepath.Join(dir, "templates", "zz-notes.yaml"), []byte(probe), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "", nil, helm, append([]string{"template", release, dir, "--show-only", "templates/zz-notes.yaml"}, args...)...)
 	if err != nil {
-		t.Fatal(err, out)
+		t.Fatalf("render NOTES: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "WARNING: persistence.enabled=false") || !strings.Contains(out, "LOSES queued notifications") {
-		t.Error("NOTES do not warn loudly about the emptyDir store")
+	var cm obj
+	if err := yaml.Unmarshal([]byte(out), &cm); err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(out, "/webhook/alertmanager") || !strings.Contains(out, "/webhook/grafana") {
-		t.Error("NOTES do not say how to point Alertmanager and Grafana at the relay")
-	}
+	return str(dig(cm, "data", "notes"))
 }
 
 func hasVolume(dep obj, name, kind string) bool {
