@@ -52,7 +52,7 @@ func openSQLite(ctx context.Context, opts Options, migs []migration) (*sqliteSto
 	}
 	// synchronous=FULL: in WAL mode every commit fsyncs the WAL, so a
 	// committed notification survives power loss, which NORMAL does not
-	// promise. _txlock=immediate: every transaction takes the write lock
+	// promise (inTx lowers it for bookkeeping). _txlock=immediate: every transaction takes the write lock
 	// at BEGIN, so two processes never deadlock upgrading a read lock.
 	dsn := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate",
 		path, busy.Milliseconds())
@@ -170,9 +170,40 @@ func nanos(t time.Time) int64 { return t.UnixNano() }
 
 func fromNanos(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
-// inTx runs fn in a transaction (BEGIN IMMEDIATE) and commits it.
-func (s *sqliteStore) inTx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+// Durability of a transaction.
+//
+// Only what backs the promise to the webhook senders must survive a power
+// loss: accepted notifications (Enqueue) and an operator's Replay. They
+// commit with synchronous=FULL, one fsync of the WAL each. The scheduler's
+// bookkeeping (Claim, Complete, Recover, Prune) commits with NORMAL: no
+// fsync, yet safe. A process crash loses nothing (the OS has the pages),
+// and a power loss can only lose the last such commits, never tear one;
+// the next durable commit fsyncs the WAL and so every frame before it.
+// What a lost commit can do is harmless by design: a lost claim leaves the
+// row pending, a lost outcome leaves it "sending", which Recover returns to
+// pending and which is resent under its request id for Mind to drop.
+const (
+	durable     = true
+	bookkeeping = false
+)
+
+// inTx runs fn in a transaction (BEGIN IMMEDIATE) and commits it, fsynced
+// when durable. It holds the connection throughout, so the synchronous
+// level it sets applies to its own transaction only.
+func (s *sqliteStore) inTx(ctx context.Context, sync bool, fn func(*sql.Tx) error) (err error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connection: %w", err)
+	}
+	defer conn.Close()
+	level := "FULL"
+	if !sync {
+		level = "NORMAL"
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = "+level); err != nil {
+		return fmt.Errorf("set synchronous: %w", err)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -200,7 +231,7 @@ func (s *sqliteStore) Enqueue(ctx context.Context, ns []Notification) (Changes, 
 		}
 		prepared[i] = n
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, durable, func(tx *sql.Tx) error {
 		ch = Changes{}
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO notifications
 			(id, group_id, receiver, source, status, endpoint, request_id, body, state,
@@ -306,11 +337,11 @@ func (s *sqliteStore) Claim(ctx context.Context, now time.Time, limit int) ([]No
 		return nil, nil
 	}
 	var out []Notification
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, bookkeeping, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE notifications SET state = 'sending', updated_at = ?1
 			WHERE seq IN (SELECT n.seq FROM notifications n
 			              WHERE n.next_attempt_at <= ?1 AND `+claimable+`
-			              ORDER BY n.seq LIMIT ?2)
+			              ORDER BY n.next_attempt_at, n.seq LIMIT ?2)
 			RETURNING `+columns, nanos(now), limit)
 		if err != nil {
 			return err
@@ -360,7 +391,7 @@ func (s *sqliteStore) Complete(ctx context.Context, outcomes []Outcome) (Changes
 			return ch, fmt.Errorf("complete %s: outcome state %q", o.ID, o.State)
 		}
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, bookkeeping, func(tx *sql.Tx) error {
 		ch = Changes{}
 		streams := newStreamSet()
 		for _, o := range outcomes {
@@ -419,7 +450,7 @@ func latest(outcomes []Outcome) time.Time {
 // Recover implements Store.
 func (s *sqliteStore) Recover(ctx context.Context, now time.Time) (Changes, error) {
 	var ch Changes
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, bookkeeping, func(tx *sql.Tx) error {
 		ch = Changes{}
 		rows, err := tx.QueryContext(ctx, `UPDATE notifications
 			SET state = 'pending', next_attempt_at = ?1, updated_at = ?1
@@ -485,7 +516,7 @@ func (s *sqliteStore) ListDead(ctx context.Context) ([]Notification, error) {
 // accepted ("short-term idempotency"), and the operator would see nothing.
 func (s *sqliteStore) Replay(ctx context.Context, now time.Time, ids ...string) (Changes, error) {
 	var ch Changes
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, durable, func(tx *sql.Tx) error {
 		ch = Changes{}
 		if len(ids) == 0 {
 			rows, err := tx.QueryContext(ctx, `SELECT id FROM notifications WHERE state = 'dead' ORDER BY seq`)
@@ -550,7 +581,7 @@ func (s *sqliteStore) Replay(ctx context.Context, now time.Time, ids ...string) 
 // Prune implements Store.
 func (s *sqliteStore) Prune(ctx context.Context, before time.Time) (int, error) {
 	var n int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, bookkeeping, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM notifications
 			WHERE state IN ('delivered', 'superseded') AND updated_at < ?`, nanos(before))
 		if err != nil {
@@ -613,7 +644,7 @@ func (s *sqliteStore) CheckWritable(ctx context.Context) error {
 	if !os.SameFile(fi, s.file) {
 		return fmt.Errorf("store not writable: %s was replaced since it was opened", s.path)
 	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, durable, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO health (id, checked_at) VALUES (1, ?)
 			ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`, time.Now().UnixNano())
 		return err

@@ -21,6 +21,9 @@
 //     notification never changes across retries or restarts, so Mind drops a
 //     resend of something it already accepted. Only Replay, a deliberate
 //     resend, gives a fresh one.
+//
+// Schema changes are migrations appended to the list in migrate.go; its
+// comment says how.
 package store
 
 import (
@@ -79,9 +82,6 @@ type Notification struct {
 	Replays       int       // times taken out of the dead letters
 }
 
-// Stream is the key that orders and supersedes notifications.
-func (n Notification) Stream() string { return n.Receiver + "/" + n.GroupID }
-
 // Ref names a notification in a change report.
 type Ref struct {
 	ID       string
@@ -131,9 +131,9 @@ type Store interface {
 	// skipped, so enqueueing the same notification twice is harmless.
 	Enqueue(ctx context.Context, ns []Notification) (Changes, error)
 	// Claim moves up to limit notifications that are due at now to
-	// StateSending and returns them, oldest first: only the oldest pending
-	// notification of each stream, and only in streams with nothing in
-	// flight.
+	// StateSending and returns them, earliest due first: only the oldest
+	// pending notification of each stream, and only in streams with
+	// nothing in flight.
 	Claim(ctx context.Context, now time.Time, limit int) ([]Notification, error)
 	// NextDue is the earliest NextAttemptAt among the notifications Claim
 	// could return; ok is false when there is none.

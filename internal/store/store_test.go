@@ -491,4 +491,3 @@ func TestConcurrentProcessesShareTheFile(t *testing.T) {
 	require.Equal(t, 1, ch.Count)
 	require.Equal(t, StatePending, state(t, a, "x").State)
 }
-
