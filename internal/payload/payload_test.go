@@ -147,3 +147,16 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseAlertmanager(b *testing.B) {
+	body, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "testdata", "alertmanager", "am-0.25-group-1.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := ParseAlertmanager(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
