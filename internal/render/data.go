@@ -37,6 +37,11 @@ type Data struct {
 	// external_url.
 	AckURL   string
 	RelayURL string
+	// GroupID identifies the group for acks, and ShortID is its short
+	// form that chat commands take ("ack a1b2c3"); both are empty when
+	// acks are off.
+	GroupID string
+	ShortID string
 }
 
 // AlertData is one alert for a per-alert template such as mind.alert: the

@@ -23,6 +23,9 @@ func (r *Renderer) fallback(d *Data, tok string) (*card.Card, error) {
 		if !d.Ack.SilencedUntil.IsZero() {
 			fmt.Fprintf(&b, "静默至 %s\n", fmtTime(d.Ack.SilencedUntil, loc))
 		}
+		if d.Ack.SilenceError != "" {
+			fmt.Fprintf(&b, "未能静默：%s\n", mdEscape(oneLine(truncate(120, d.Ack.SilenceError))))
+		}
 		b.WriteString("\n")
 	}
 	for _, a := range d.Shown {
@@ -42,6 +45,9 @@ func (r *Renderer) fallback(d *Data, tok string) (*card.Card, error) {
 	}
 	if d.Omitted > 0 {
 		fmt.Fprintf(&b, "还有 %d 条告警未显示\n", d.Omitted)
+	}
+	if d.ShortID != "" {
+		fmt.Fprintf(&b, "编号 %s\n", d.ShortID)
 	}
 
 	c := newCard(d, fallbackTitle(d), strings.TrimSpace(b.String()))

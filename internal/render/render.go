@@ -68,18 +68,39 @@ const DefaultSet = "mind"
 // AckEvent is the click event of the ack button (interface.md).
 const AckEvent = "relay.ack"
 
+// UnackEvent and ActionUnack are the click event and the token action of
+// the button that withdraws an acknowledgement, on acknowledged cards.
+const (
+	UnackEvent  = "relay.unack"
+	ActionUnack = "unack"
+)
+
+// ShortIDLen is the length of a group's short id: the prefix of its group
+// id that cards show and chat commands take.
+const ShortIDLen = 6
+
+// ShortID is the short id of a group id, as cards show it.
+func ShortID(groupID string) string {
+	if len(groupID) > ShortIDLen {
+		return groupID[:ShortIDLen]
+	}
+	return groupID
+}
+
 // Template parts of a set, in the order the card uses them.
 const (
 	partTitle = "title"
 	partBody  = "body"
 )
 
-// buttonKinds are the buttons a card may carry, in order; the ack button
-// comes first. At most maxButtons are kept, so the last kinds drop first.
-var buttonKinds = []string{"ack", "alertmanager", "source", "runbook", "dashboard", "silence", "panel"}
+// buttonKinds are the buttons a card may carry, in order; the ack buttons
+// come first: ack (click), unack (click, on acknowledged cards) and ackpage
+// (a view button to the relay's ack page, for clients without callbacks).
+// At most maxButtons are kept, so the last kinds drop first.
+var buttonKinds = []string{"ack", "unack", "ackpage", "alertmanager", "source", "runbook", "dashboard", "silence", "panel"}
 
 const (
-	maxButtons      = 6
+	maxButtons      = 7
 	maxButtonRunes  = 20
 	maxTemplateOut  = 64 << 10 // bytes one template part may write
 	fallbackMaxList = 20
@@ -126,6 +147,9 @@ type AckInfo struct {
 	At            time.Time
 	SilencedUntil time.Time // zero: no silence
 	SilenceURL    string
+	// SilenceError says, in a few words, why the silence the ack asked
+	// for could not be made; empty when it was made or none was asked.
+	SilenceError string
 }
 
 // Renderer renders cards. It is safe for concurrent use.
@@ -289,8 +313,11 @@ func (r *Renderer) Render(g *alert.Group, in Input) (*card.Card, error) {
 
 	d := newData(g, rcv, in.Ack, r.opts.ExternalURL)
 	tok := r.ackToken(d, groupID, in.NotificationID)
-	if tok != "" && r.opts.ExternalURL != "" {
+	if tok != "" && d.Ack == nil && r.opts.ExternalURL != "" {
 		d.AckURL = r.opts.ExternalURL + "/ack/" + tok
+	}
+	if len(r.opts.AckSecret) > 0 {
+		d.GroupID, d.ShortID = groupID, ShortID(groupID)
 	}
 
 	ordered := firingFirst(g.Alerts)
@@ -321,16 +348,20 @@ func (r *Renderer) Render(g *alert.Group, in Input) (*card.Card, error) {
 	return c, nil
 }
 
-// ackToken signs the token of the card's ack button: only a firing,
-// not yet acknowledged group with acks enabled gets one. A signing failure
-// costs the button, not the card.
+// ackToken signs the token of the card's ack button: only a firing group
+// with acks enabled gets one; its action is "ack", or "unack" once the
+// group is acknowledged. A signing failure costs the button, not the card.
 func (r *Renderer) ackToken(d *Data, groupID, notificationID string) string {
-	if len(r.opts.AckSecret) == 0 || d.Status != alert.StatusFiring || d.Ack != nil {
+	if len(r.opts.AckSecret) == 0 || d.Status != alert.StatusFiring {
 		return ""
+	}
+	action := token.ActionAck
+	if d.Ack != nil {
+		action = ActionUnack
 	}
 	now := r.opts.Now()
 	tok, err := token.Sign(r.opts.AckSecret, token.Claims{
-		Action:         token.ActionAck,
+		Action:         action,
 		GroupID:        groupID,
 		NotificationID: notificationID,
 		Receiver:       d.Receiver.Name,
@@ -465,12 +496,23 @@ func (r *Renderer) buttons(set string, d *Data, tok string, defaults bool) ([]ca
 			break
 		}
 		var u string
-		if kind == "ack" {
-			if tok == "" {
+		switch kind {
+		case "ack":
+			if tok == "" || d.Ack != nil {
 				continue
 			}
-		} else if u = urls[kind]; u == "" {
-			continue
+		case "unack":
+			if tok == "" || d.Ack == nil {
+				continue
+			}
+		case "ackpage":
+			if u = d.AckURL; u == "" || !urlOK(u) {
+				continue
+			}
+		default:
+			if u = urls[kind]; u == "" {
+				continue
+			}
 		}
 		label := defaultLabels[kind]
 		if kind == "source" && d.Source == alert.SourceGrafana {
@@ -483,16 +525,24 @@ func (r *Renderer) buttons(set string, d *Data, tok string, defaults bool) ([]ca
 			}
 			label = truncate(maxButtonRunes, plain(l))
 			if label == "" {
-				if kind != "ack" {
+				if kind != "ack" && kind != "unack" {
 					continue // an empty label hides a view button
 				}
 				label = defaultLabels[kind]
 			}
 		}
-		if kind == "ack" {
+		switch kind {
+		case "ack":
 			out = append(out, card.ClickButton(label, AckEvent, map[string]any{
 				"card_id": "$card_id",
 				"action":  token.ActionAck,
+				"token":   tok,
+			}))
+			continue
+		case "unack":
+			out = append(out, card.ClickButton(label, UnackEvent, map[string]any{
+				"card_id": "$card_id",
+				"action":  ActionUnack,
 				"token":   tok,
 			}))
 			continue
@@ -506,6 +556,8 @@ func (r *Renderer) buttons(set string, d *Data, tok string, defaults bool) ([]ca
 // embedded templates.
 var defaultLabels = map[string]string{
 	"ack":          "确认",
+	"unack":        "取消确认",
+	"ackpage":      "网页确认",
 	"alertmanager": "查看告警",
 	"source":       "告警来源",
 	"runbook":      "处理手册",

@@ -36,7 +36,7 @@ func ackButton(t *testing.T, c *card.Card) *card.Button {
 	t.Helper()
 	var found *card.Button
 	for _, b := range buttons(c) {
-		if b.Type == card.ButtonClick {
+		if b.Type == card.ButtonClick && b.Event == AckEvent {
 			require.Nil(t, found, "one ack button")
 			found = &b
 		}
@@ -118,9 +118,68 @@ func TestNoAckButton(t *testing.T) {
 			c, err := r.Render(groupFile(t, tc.file), Input{Ack: tc.ack})
 			require.NoError(t, err)
 			require.Nil(t, ackButton(t, c))
-			require.NotContains(t, mustJSON(t, c), "token")
+			require.NotContains(t, labelsOf(c), "网页确认")
+			if tc.ack == nil {
+				require.NotContains(t, mustJSON(t, c), "token")
+			}
 		})
 	}
+}
+
+// An acknowledged, firing card offers to withdraw the ack instead: a click
+// button whose token's action is "unack"; no ack page link.
+func TestUnackButton(t *testing.T) {
+	r, _ := newRenderer(t, testOptions())
+	c, err := r.Render(groupFile(t, "am-0.25-firing.json"), Input{
+		Receiver: &config.Receiver{Name: "db-oncall"}, GroupID: "g-1", NotificationID: "n-1",
+		Ack: &AckInfo{By: "值班工程师", At: fixedNow},
+	})
+	require.NoError(t, err)
+	b := buttons(c)[0]
+	require.Equal(t, "取消确认", b.Text.Content)
+	require.Equal(t, card.ButtonClick, b.Type)
+	require.Equal(t, UnackEvent, b.Event)
+	require.Equal(t, ActionUnack, b.Value["action"])
+	claims, err := token.Verify(ackSecret, b.Value["token"].(string), fixedNow)
+	require.NoError(t, err)
+	require.Equal(t, ActionUnack, claims.Action)
+	require.Equal(t, "g-1", claims.GroupID)
+	require.NotContains(t, labelsOf(c), "网页确认")
+}
+
+// With external_url, a firing card links to the relay's ack page with the
+// same token as its ack button; every card with acks on shows its short id.
+func TestAckPageLinkAndShortID(t *testing.T) {
+	r, _ := newRenderer(t, testOptions())
+	c, err := r.Render(groupFile(t, "am-0.25-firing.json"), Input{GroupID: "0123456789abcdef"})
+	require.NoError(t, err)
+	tok := ackButton(t, c).Value["token"].(string)
+	require.Equal(t, []string{"确认", "网页确认"}, labelsOf(c)[:2])
+	require.Equal(t, "https://relay.example.com/ack/"+tok, buttons(c)[1].URL)
+	require.Contains(t, c.Elements[0].Content, "编号 012345")
+	require.Equal(t, "012345", ShortID("0123456789abcdef"))
+
+	noURL := testOptions()
+	noURL.ExternalURL = ""
+	r, _ = newRenderer(t, noURL)
+	c, err = r.Render(groupFile(t, "am-0.25-firing.json"), Input{})
+	require.NoError(t, err)
+	require.NotContains(t, labelsOf(c), "网页确认", "no external_url: no link")
+
+	off := testOptions()
+	off.AckSecret = nil
+	r, _ = newRenderer(t, off)
+	c, err = r.Render(groupFile(t, "am-0.25-firing.json"), Input{GroupID: "0123456789abcdef"})
+	require.NoError(t, err)
+	require.NotContains(t, c.Elements[0].Content, "编号", "acks off: no id to quote")
+}
+
+// A silence the ack could not make is said on the card.
+func TestSilenceErrorShown(t *testing.T) {
+	r, _ := newRenderer(t, testOptions())
+	c, err := r.Render(groupFile(t, "am-0.25-firing.json"), Input{Ack: &AckInfo{By: "x", At: fixedNow, SilenceError: "Alertmanager 无法访问"}})
+	require.NoError(t, err)
+	require.Contains(t, c.Elements[0].Content, "未能静默：Alertmanager 无法访问")
 }
 
 func TestHeaderColours(t *testing.T) {
@@ -202,7 +261,7 @@ func TestViewButtons(t *testing.T) {
 		g.CommonAnnotations["runbook_url"] = "/relative/runbook"
 		c, err := r.Render(g, Input{})
 		require.NoError(t, err)
-		require.Equal(t, []string{"确认"}, labelsOf(c))
+		require.Equal(t, []string{"确认", "网页确认"}, labelsOf(c))
 	})
 
 	t.Run("grafana links, capped", func(t *testing.T) {
@@ -212,8 +271,8 @@ func TestViewButtons(t *testing.T) {
 		g.Alerts[1].PanelURL = "https://grafana.example.com/d/abc?viewPanel=2"
 		c, err := r.Render(g, Input{})
 		require.NoError(t, err)
-		require.Equal(t, []string{"确认", "告警规则", "处理手册", "仪表盘", "静默", "面板"}, labelsOf(c))
-		require.Equal(t, "https://play.grafana.org/alerting/1afz29v7z/edit", buttons(c)[1].URL, "the first alert's rule")
+		require.Equal(t, []string{"确认", "网页确认", "告警规则", "处理手册", "仪表盘", "静默", "面板"}, labelsOf(c))
+		require.Equal(t, "https://play.grafana.org/alerting/1afz29v7z/edit", buttons(c)[2].URL, "the first alert's rule")
 
 		g.Source = alert.SourceAlertmanager // now the Alertmanager link competes too
 		c, err = r.Render(g, Input{})
@@ -410,7 +469,7 @@ func TestEmptyGroupStillRenders(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, c.Validate())
 	require.Equal(t, "触发中 · 告警 (0)", c.Header.Title.Content)
-	require.Equal(t, "（无告警详情）", c.Elements[0].Content)
+	require.Equal(t, "（无告警详情）\n<font color='#808080'>编号 "+ShortID(alert.GroupID(alert.SourceAlertmanager, "", ""))+"</font>", c.Elements[0].Content)
 	require.Zero(t, counterValue(t, reg))
 }
 
