@@ -150,6 +150,11 @@ type AckConfig struct {
 	SecretFile string         `yaml:"secret_file"`
 	TokenTTL   Duration       `yaml:"token_ttl"`
 	Silence    *SilenceConfig `yaml:"silence"`
+	// PollInterval is how often the ack loop looks after acknowledged
+	// groups: it asks the source whether silenced alerts still fire,
+	// extends or expires their silences and sends the resolved card that
+	// the silence kept the source from sending.
+	PollInterval Duration `yaml:"poll_interval"`
 }
 
 // Enabled reports whether cards carry ack buttons.

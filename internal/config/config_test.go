@@ -38,6 +38,7 @@ func TestLoadMinimalFillsDefaults(t *testing.T) {
 	require.Equal(t, int64(4<<20), c.Sources.Alertmanager.MaxBodyBytes)
 	require.Equal(t, "default", c.Receivers[0].Template)
 	require.Equal(t, 10, c.Receivers[0].MaxAlerts)
+	require.Equal(t, time.Minute, c.Ack.PollInterval.D())
 	require.False(t, c.Ack.Enabled())
 }
 
@@ -146,6 +147,8 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"postgres needs dsn", minimal + "store: {driver: postgres}\n", []string{"store.dsn (line 9): is required with the postgres driver"}},
 		{"silence needs ack secret", minimal + "ack: {silence: {duration: 1h}}\n", []string{"ack.silence (line 9): needs ack.secret"}},
 		{"short ack secret", minimal + "ack: {secret: short}\n", []string{"ack.secret (line 9): is too short"}},
+		{"poll interval too short", minimal + "ack: {poll_interval: 10ms}\n", []string{"ack.poll_interval (line 9): must be at least 100ms"}},
+		{"poll interval for tests", minimal + "ack: {poll_interval: 200ms}\n", nil},
 		{"hmac without secret", minimal + "sources: {grafana: {hmac: {header: X}}}\n", []string{"sources.grafana.hmac.secret (line 9): is required with hmac"}},
 		{"basic auth without password", minimal + "sources: {alertmanager: {basic_auth: {username: u}}}\n", []string{"sources.alertmanager.basic_auth.password (line 9): is required with basic_auth"}},
 		{"secret and secret_file", minimal + "admin: {token: a, token_file: /x}\n", []string{"admin.token (line 9): set either token or token_file, not both"}},

@@ -193,6 +193,7 @@ const (
 	DefaultMaxAttempts  = 5
 	DefaultTokenTTL     = 24 * time.Hour
 	DefaultSilence      = 2 * time.Hour
+	DefaultPollInterval = time.Minute
 	DefaultWorkers      = 4
 	DefaultRateLimit    = 10
 	DefaultBurst        = 20
@@ -235,6 +236,7 @@ func (c *Config) applyDefaults() {
 		setDefault(&r.MaxAlerts, c.Templates.MaxAlerts)
 	}
 	setDefault(&c.Ack.TokenTTL, Duration(DefaultTokenTTL))
+	setDefault(&c.Ack.PollInterval, Duration(DefaultPollInterval))
 	if c.Ack.Silence != nil {
 		setDefault(&c.Ack.Silence.Duration, Duration(DefaultSilence))
 	}

@@ -272,6 +272,10 @@ func (c *Config) walkRoute(r *Route, key string, ps *Problems) {
 	}
 }
 
+// MinPollInterval bounds ack.poll_interval from below: every poll asks the
+// source about each acknowledged group.
+const MinPollInterval = 100 * time.Millisecond
+
 func (c *Config) checkAck() Problems {
 	var ps Problems
 	if c.Ack.Secret != "" && len(c.Ack.Secret) < 16 {
@@ -279,6 +283,9 @@ func (c *Config) checkAck() Problems {
 	}
 	if c.Ack.TokenTTL <= 0 {
 		ps.add("ack.token_ttl", "must be positive")
+	}
+	if c.Ack.PollInterval < Duration(MinPollInterval) {
+		ps.add("ack.poll_interval", "must be at least %s", Duration(MinPollInterval))
 	}
 	if s := c.Ack.Silence; s != nil {
 		if c.Ack.Secret == "" {
