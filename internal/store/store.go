@@ -124,7 +124,12 @@ type Stats struct {
 }
 
 // Store is the durable outbox. All methods are safe for concurrent use.
-// Writes return only once committed durably.
+//
+// Enqueue and Replay return only once their commit survives a power loss.
+// The scheduler's bookkeeping (Claim, Complete, Recover, Prune) may be
+// committed more cheaply: losing its last commits to a power cut must only
+// ever leave rows pending or sending, which Recover and the unchanged
+// request id make harmless (the SQLite store skips the fsync for them).
 type Store interface {
 	// Enqueue inserts ns in one transaction as StatePending and supersedes
 	// what they make pointless. Notifications whose ID already exists are
