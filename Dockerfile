@@ -18,20 +18,21 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
-ARG TARGETOS=linux
-ARG TARGETARCH=amd64
+# Set by BuildKit from --platform; plain linux/amd64 otherwise.
+ARG TARGETOS
+ARG TARGETARCH
 ARG VERSION=dev
 ARG COMMIT=unknown
 # Static (the SQLite driver is pure Go), reproducible paths, version stamped
 # into cmd/relay's main.version and main.commit.
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
+    CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH:-amd64} \
     go build -trimpath -buildvcs=false \
       -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" \
       -o /out/relay ./cmd/relay
 # The store's directory, owned by the image's user, so that a fresh volume
 # mounted on it is writable.
-RUN mkdir -p /out/data /out/config
+RUN mkdir -p /out/data
 
 # distroless/static: CA certificates, tzdata and /etc/passwd with "nonroot"
 # (uid 65532), nothing else: no shell, no package manager.
@@ -45,7 +46,6 @@ LABEL org.opencontainers.image.title="mind-relay" \
       org.opencontainers.image.revision="${COMMIT}"
 COPY --from=build /out/relay /usr/local/bin/relay
 COPY --from=build --chown=65532:65532 /out/data /var/lib/mind-relay
-COPY --from=build --chown=65532:65532 /out/config /etc/mind-relay
 USER 65532:65532
 WORKDIR /var/lib/mind-relay
 # store.path should point here, e.g. /var/lib/mind-relay/relay.db.

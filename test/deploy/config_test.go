@@ -320,6 +320,7 @@ func TestConfigurationDocDefaults(t *testing.T) {
 		"max_skew":       dur(config.DefaultHMACMaxSkew),
 		"token_ttl":      dur(config.DefaultTokenTTL),
 		"duration":       dur(config.DefaultSilence),
+		"poll_interval":  dur(config.DefaultPollInterval),
 		"workers":        fmt.Sprint(config.DefaultWorkers),
 		"rate_limit":     fmt.Sprint(config.DefaultRateLimit),
 		"burst":          fmt.Sprint(config.DefaultBurst),

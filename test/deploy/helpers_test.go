@@ -110,7 +110,7 @@ func run(t *testing.T, dir string, env []string, name string, args ...string) (s
 	select {
 	case err := <-done:
 		return out.String(), err
-	case <-time.After(5 * time.Minute):
+	case <-time.After(15 * time.Minute): // a cold build of the relay takes minutes
 		_ = cmd.Process.Kill()
 		<-done
 		return out.String(), fmt.Errorf("%s timed out", name)
