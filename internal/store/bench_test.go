@@ -13,7 +13,7 @@ func BenchmarkEnqueue(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	b.ResetTimer()
 	for i := range b.N {
 		if _, err := s.Enqueue(context.Background(), []Notification{note(fmt.Sprint(i), fmt.Sprint(i))}); err != nil {

@@ -107,7 +107,7 @@ func syncDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("sync directory: %w", err)
 	}
-	defer d.Close()
+	defer func() { _ = d.Close() }()
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("sync directory %s: %w", dir, err)
 	}
@@ -154,7 +154,7 @@ func scan(r scanner) (Notification, error) {
 }
 
 func scanAll(rows *sql.Rows) ([]Notification, error) {
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var out []Notification
 	for rows.Next() {
 		n, err := scan(rows)
@@ -195,7 +195,7 @@ func (s *sqliteStore) inTx(ctx context.Context, sync bool, fn func(*sql.Tx) erro
 	if err != nil {
 		return fmt.Errorf("connection: %w", err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	level := "FULL"
 	if !sync {
 		level = "NORMAL"
@@ -241,8 +241,9 @@ func (s *sqliteStore) Enqueue(ctx context.Context, ns []Notification) (Changes, 
 		if err != nil {
 			return err
 		}
-		defer ins.Close()
+		defer func() { _ = ins.Close() }()
 		streams := newStreamSet()
+		var inserted []Notification
 		for _, n := range prepared {
 			res, err := ins.ExecContext(ctx, n.ID, n.GroupID, n.Receiver, n.Source, n.Status,
 				n.Request.Endpoint, n.Request.RequestID, []byte(n.Request.Body),
@@ -253,7 +254,14 @@ func (s *sqliteStore) Enqueue(ctx context.Context, ns []Notification) (Changes, 
 			if k, _ := res.RowsAffected(); k == 1 {
 				ch.Count++
 				streams.add(n.Receiver, n.GroupID)
+				if len(n.Snapshot) > 0 {
+					inserted = append(inserted, n)
+				}
 			}
+		}
+		// The ack loop's snapshot of each group rides on this commit.
+		if err := putSnapshots(ctx, tx, inserted, now); err != nil {
+			return err
 		}
 		ch.Superseded, err = supersede(ctx, tx, streams, now)
 		return err
@@ -298,7 +306,7 @@ func supersede(ctx context.Context, tx *sql.Tx, streams *streamSet, now time.Tim
 	if err != nil {
 		return nil, err
 	}
-	defer stmt.Close()
+	defer func() { _ = stmt.Close() }()
 	var out []Ref
 	for _, k := range streams.list {
 		rows, err := stmt.QueryContext(ctx, nanos(now), k[0], k[1])
@@ -308,7 +316,7 @@ func supersede(ctx context.Context, tx *sql.Tx, streams *streamSet, now time.Tim
 		for rows.Next() {
 			r := Ref{Receiver: k[0], GroupID: k[1]}
 			if err := rows.Scan(&r.ID); err != nil {
-				rows.Close()
+				_ = rows.Close()
 				return nil, fmt.Errorf("supersede: %w", err)
 			}
 			out = append(out, r)
@@ -462,7 +470,7 @@ func (s *sqliteStore) Recover(ctx context.Context, now time.Time) (Changes, erro
 		for rows.Next() {
 			var receiver, group string
 			if err := rows.Scan(&receiver, &group); err != nil {
-				rows.Close()
+				_ = rows.Close()
 				return err
 			}
 			ch.Count++
@@ -526,7 +534,7 @@ func (s *sqliteStore) Replay(ctx context.Context, now time.Time, ids ...string) 
 			for rows.Next() {
 				var id string
 				if err := rows.Scan(&id); err != nil {
-					rows.Close()
+					_ = rows.Close()
 					return err
 				}
 				ids = append(ids, id)
@@ -545,7 +553,7 @@ func (s *sqliteStore) Replay(ctx context.Context, now time.Time, ids ...string) 
 		if err != nil {
 			return err
 		}
-		defer stmt.Close()
+		defer func() { _ = stmt.Close() }()
 		streams := newStreamSet()
 		replayed := map[string]bool{}
 		for _, id := range ids {
@@ -603,7 +611,7 @@ func (s *sqliteStore) Stats(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("stats: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var st Stats
 	for rows.Next() {
 		var (

@@ -108,7 +108,7 @@ func versions(t *testing.T, s *sqliteStore) []int {
 	t.Helper()
 	rows, err := s.db.Query(`SELECT version FROM schema_migrations ORDER BY version`)
 	require.NoError(t, err)
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var vs []int
 	for rows.Next() {
 		var v int
@@ -123,34 +123,40 @@ func TestMigrations(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "relay.db")
 
+	all := make([]int, len(migrations))
+	for i := range all {
+		all[i] = i + 1
+	}
+	last := len(migrations)
+
 	s := openTest(t, path)
 	enqueue(t, s, note("a", "g"))
-	require.Equal(t, []int{1}, versions(t, s))
+	require.Equal(t, all, versions(t, s))
 	require.NoError(t, s.Close())
 
 	// Reopening applies nothing twice and keeps the data.
 	s = openTest(t, path)
-	require.Equal(t, []int{1}, versions(t, s))
+	require.Equal(t, all, versions(t, s))
 	require.Equal(t, StatePending, state(t, s, "a").State)
 	require.NoError(t, s.Close())
 
 	// Appending a migration is all a schema change takes.
 	next := append(append([]migration{}, migrations...), migration{
-		version: len(migrations) + 1, name: "acks",
-		stmts: []string{`CREATE TABLE acks (id TEXT PRIMARY KEY, notification_id TEXT NOT NULL)`},
+		version: len(migrations) + 1, name: "example",
+		stmts: []string{`CREATE TABLE example (id TEXT PRIMARY KEY, notification_id TEXT NOT NULL)`},
 	})
 	for range 2 {
 		s2, err := openSQLite(ctx, Options{Path: path}, next)
 		require.NoError(t, err)
-		require.Equal(t, []int{1, 2}, versions(t, s2))
-		_, err = s2.db.Exec(`INSERT OR REPLACE INTO acks VALUES ('k', 'a')`)
+		require.Equal(t, append(all, last+1), versions(t, s2))
+		_, err = s2.db.Exec(`INSERT OR REPLACE INTO example VALUES ('k', 'a')`)
 		require.NoError(t, err)
 		require.NoError(t, s2.Close())
 	}
 
 	// An older binary refuses the newer schema.
 	_, err := openSQLite(ctx, Options{Path: path}, migrations)
-	require.ErrorContains(t, err, "database schema version 2 is newer than this binary knows (1)")
+	require.ErrorContains(t, err, fmt.Sprintf("database schema version %d is newer than this binary knows (%d)", last+1, last))
 
 	// A failing migration leaves nothing behind.
 	path = filepath.Join(t.TempDir(), "bad.db")
@@ -159,9 +165,9 @@ func TestMigrations(t *testing.T) {
 		stmts: []string{`CREATE TABLE ok (x)`, `THIS IS NOT SQL`},
 	})
 	_, err = openSQLite(ctx, Options{Path: path}, bad)
-	require.ErrorContains(t, err, "migration 2 (broken)")
+	require.ErrorContains(t, err, fmt.Sprintf("migration %d (broken)", last+1))
 	s = openTest(t, path)
-	require.Equal(t, []int{1}, versions(t, s))
+	require.Equal(t, all, versions(t, s))
 	var n int
 	require.NoError(t, s.db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name = 'ok'`).Scan(&n))
 	require.Zero(t, n)
