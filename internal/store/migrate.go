@@ -66,6 +66,7 @@ var migrations = []migration{
 			checked_at INTEGER NOT NULL
 		)`,
 	}},
+	ackMigration, // acks.go
 }
 
 // migrate brings db to the last version of migs.

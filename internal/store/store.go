@@ -67,6 +67,12 @@ type Notification struct {
 	// Request is sent as is. Its RequestID is Mind's x-request-id: kept
 	// across retries and restarts; defaults to ID.
 	Request mind.Request
+	// Snapshot, when set, is the alert group this notification is about,
+	// as the ack package encodes it. Enqueue keeps it, in the same
+	// transaction, as the group's latest snapshot (AckStore.Snapshot): what
+	// an acknowledgement of the group acts on. It is not read back with the
+	// notification.
+	Snapshot []byte
 
 	// Filled by the store.
 	Seq           int64     // enqueue order, increasing
