@@ -70,8 +70,7 @@ type MindConfig struct {
 	AppID         string   `yaml:"app_id"`
 	AppSecret     Secret   `yaml:"app_secret"`
 	AppSecretFile string   `yaml:"app_secret_file"`
-	Timeout       Duration `yaml:"timeout"`      // one request
-	MaxAttempts   int      `yaml:"max_attempts"` // attempts within one synchronous delivery
+	Timeout       Duration `yaml:"timeout"` // one request
 	// CallbackToken, when set, must be presented by Mind's event callbacks
 	// to POST /mind/callback (see the README's callback section).
 	CallbackToken     Secret `yaml:"callback_token"`

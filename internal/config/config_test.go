@@ -172,3 +172,11 @@ func TestLoadBadConfigs(t *testing.T) {
 		})
 	}
 }
+
+func TestRelativePathsFollowTheConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Load([]byte(minimal+"templates: {files: [tmpl/*.tmpl, /abs/x.tmpl]}\nstore: {path: db/relay.db}\n"), dir)
+	require.NoError(t, err)
+	require.Equal(t, []string{filepath.Join(dir, "tmpl/*.tmpl"), "/abs/x.tmpl"}, c.Templates.Files)
+	require.Equal(t, filepath.Join(dir, "db/relay.db"), c.Store.Path)
+}

@@ -76,9 +76,15 @@ func Load(b []byte, baseDir string) (*Config, error) {
 	var probs Problems
 	probs = append(probs, c.readSecretFiles(baseDir)...)
 	c.applyDefaults()
+	// Like every file a config names, relative paths are taken from the
+	// config's folder, not from wherever the relay was started.
 	if c.Store.Driver == "sqlite" && c.Store.Path != "" && !filepath.IsAbs(c.Store.Path) {
-		// Like every file a config names, relative to the config's folder.
 		c.Store.Path = filepath.Join(baseDir, c.Store.Path)
+	}
+	for i, f := range c.Templates.Files {
+		if f != "" && !filepath.IsAbs(f) {
+			c.Templates.Files[i] = filepath.Join(baseDir, f)
+		}
 	}
 	probs = append(probs, c.validate()...)
 	if len(probs) > 0 {
@@ -190,7 +196,6 @@ const (
 	DefaultTimezone     = "Asia/Shanghai"
 	DefaultMaxBodyBytes = 4 << 20
 	DefaultMindTimeout  = 10 * time.Second
-	DefaultMaxAttempts  = 5
 	DefaultTokenTTL     = 24 * time.Hour
 	DefaultSilence      = 2 * time.Hour
 	DefaultPollInterval = time.Minute
@@ -218,7 +223,6 @@ func (c *Config) applyDefaults() {
 	c.Mind.BaseURL = strings.TrimRight(c.Mind.BaseURL, "/")
 	c.ExternalURL = strings.TrimRight(c.ExternalURL, "/")
 	setDefault(&c.Mind.Timeout, Duration(DefaultMindTimeout))
-	setDefault(&c.Mind.MaxAttempts, DefaultMaxAttempts)
 	for _, s := range []*SourceConfig{&c.Sources.Alertmanager, &c.Sources.Grafana} {
 		setDefault(&s.MaxBodyBytes, DefaultMaxBodyBytes)
 		setDefault(&s.AuthScheme, DefaultAuthScheme)

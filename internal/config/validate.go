@@ -149,9 +149,6 @@ func (c *Config) checkMind() Problems {
 	if c.Mind.Timeout <= 0 {
 		ps.add("mind.timeout", "must be positive")
 	}
-	if c.Mind.MaxAttempts < 1 {
-		ps.add("mind.max_attempts", "must be at least 1")
-	}
 	return ps
 }
 

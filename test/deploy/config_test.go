@@ -313,7 +313,6 @@ func TestConfigurationDocDefaults(t *testing.T) {
 		"log_level":      config.DefaultLogLevel,
 		"base_url":       config.DefaultBaseURL,
 		"timeout":        dur(config.DefaultMindTimeout),
-		"max_attempts":   fmt.Sprint(config.DefaultMaxAttempts),
 		"max_body_bytes": fmt.Sprint(config.DefaultMaxBodyBytes),
 		"auth_scheme":    config.DefaultAuthScheme,
 		"header":         config.DefaultHMACHeader,
