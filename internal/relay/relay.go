@@ -40,9 +40,21 @@ type Queue interface {
 
 // AckLookup reports whether a group is acknowledged, so that repeat
 // notifications of an acknowledged group render as such. It may be nil.
+// It is called on the webhook path for every notification: it must answer
+// from memory.
 type AckLookup interface {
+	// AckFor returns the group's acknowledgement, nil when there is none.
+	// ErrSkip drops the notification: the ack loop already told the
+	// receiver (it sent the resolved card itself).
 	AckFor(ctx context.Context, groupID string, g *alert.Group) (*render.AckInfo, error)
+	// Snapshot encodes the group as sent to receiver, for the ack loop to
+	// act on later; it is stored in the same commit as the notification.
+	Snapshot(g *alert.Group, receiver *config.Receiver) ([]byte, error)
 }
+
+// ErrSkip, from AckLookup.AckFor, drops a notification that would repeat
+// what the ack loop already sent.
+var ErrSkip = errors.New("already sent by the ack loop")
 
 // ErrUnknownReceiver is returned when a webhook names a receiver the
 // configuration does not define.
@@ -139,6 +151,9 @@ func (r *Relay) Prepare(ctx context.Context, st *State, g *alert.Group, receiver
 	ns := make([]store.Notification, 0, len(routed))
 	for _, rt := range routed {
 		n, err := r.notification(ctx, st, rt, now)
+		if errors.Is(err, ErrSkip) {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -156,13 +171,23 @@ func (r *Relay) notification(ctx context.Context, st *State, rt route.Routed, no
 	id := uuid.NewString()
 	groupID := alert.GroupID(g.Source, g.Key(), recv.Name)
 	in := render.Input{Receiver: recv, GroupID: groupID, NotificationID: id}
+	var snapshot []byte
 	if r.acks != nil {
 		ack, err := r.acks.AckFor(ctx, groupID, g)
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrSkip):
+			r.log.Debug("notification dropped: the ack loop sent it already", "group_id", groupID, "receiver", recv.Name)
+			return store.Notification{}, err
+		case err != nil:
 			// An ack we cannot read must not stop the page: render it red.
 			r.log.Warn("reading ack state failed; rendering unacknowledged", "group_id", groupID, "err", err)
 		}
 		in.Ack = ack
+		if snapshot, err = r.acks.Snapshot(g, recv); err != nil {
+			// Without a snapshot the group cannot be acked until the
+			// next notification; the page itself goes out.
+			r.log.Warn("cannot encode the group for acks", "group_id", groupID, "err", err)
+		}
 	}
 	c, err := st.Renderer.Render(g, in)
 	if err != nil {
@@ -184,5 +209,6 @@ func (r *Relay) notification(ctx context.Context, st *State, rt route.Routed, no
 		Status:    g.Status,
 		Request:   req,
 		CreatedAt: now,
+		Snapshot:  snapshot,
 	}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -29,6 +30,10 @@ type ackFunc func(ctx context.Context, groupID string, g *alert.Group) (*render.
 
 func (f ackFunc) AckFor(ctx context.Context, groupID string, g *alert.Group) (*render.AckInfo, error) {
 	return f(ctx, groupID, g)
+}
+
+func (f ackFunc) Snapshot(g *alert.Group, rc *config.Receiver) ([]byte, error) {
+	return []byte(`{"receiver":"` + rc.Name + `","alerts":` + fmt.Sprint(len(g.Alerts)) + `}`), nil
 }
 
 func state(t *testing.T) *State {
@@ -131,6 +136,34 @@ func TestAckLookupFailureStillPages(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	require.Contains(t, string(got[0].Request.Body), `\"template\":\"red\"`)
+}
+
+// With acks on, every notification carries the group's snapshot for the
+// store to keep, an acknowledged group renders orange, and ErrSkip drops the
+// notification (the ack loop sent the resolved card already).
+func TestAckLookupHook(t *testing.T) {
+	var got []store.Notification
+	var skip bool
+	rl := New(state(t), Options{
+		Queue: queueFunc(func(_ context.Context, ns []store.Notification) error { got = ns; return nil }),
+		Acks: ackFunc(func(_ context.Context, groupID string, _ *alert.Group) (*render.AckInfo, error) {
+			if skip {
+				return nil, ErrSkip
+			}
+			return &render.AckInfo{By: "值班工程师", At: time.Now()}, nil
+		}),
+	}, prometheus.NewRegistry())
+	n, err := rl.Accept(context.Background(), group(t), "default")
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.JSONEq(t, `{"receiver":"default","alerts":3}`, string(got[0].Snapshot))
+	require.Contains(t, string(got[0].Request.Body), `\"template\":\"orange\"`)
+
+	skip, got = true, nil
+	n, err = rl.Accept(context.Background(), group(t), "default")
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Empty(t, got)
 }
 
 func TestSwapIsAtomic(t *testing.T) {
