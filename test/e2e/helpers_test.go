@@ -48,7 +48,7 @@ type relayProc struct {
 // startRelay runs `relay serve` in-process with cfg (a YAML config; the
 // string %MIND% is replaced by the fake Mind's URL and %DIR% by a temp
 // folder) until the test ends.
-func startRelay(t *testing.T, fake *mindtest.Server, cfg string) *relayProc {
+func startRelay(t testing.TB, fake *mindtest.Server, cfg string) *relayProc {
 	t.Helper()
 	dir := t.TempDir()
 	cfg = strings.NewReplacer("%MIND%", fake.URL, "%DIR%", dir).Replace(cfg)
@@ -124,7 +124,7 @@ func post(t *testing.T, url, body string, header map[string]string) (int, string
 	return resp.StatusCode, b.String()
 }
 
-func readTestdata(t *testing.T, name string) string {
+func readTestdata(t testing.TB, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "testdata", name))
 	require.NoError(t, err, "the shared testdata sits beside the repository")
@@ -173,4 +173,12 @@ store:
 // withSources adds YAML (indented by two) under the base config's sources.
 func withSources(yaml string) string {
 	return strings.Replace(baseConfig(""), "    bearer_token: am-token-123\n", "    bearer_token: am-token-123\n"+strings.TrimLeft(yaml, "\n"), 1)
+}
+
+func startRelayB(b *testing.B, fake *mindtest.Server, cfg string) string {
+	return startRelay(b, fake, cfg).URL
+}
+
+func readTestdataB(b *testing.B, name string) []byte {
+	return []byte(readTestdata(b, name))
 }
