@@ -1,0 +1,94 @@
+package ingest
+
+import (
+	"bytes"
+	"html/template"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/mindoffice/mind-relay/internal/ack"
+)
+
+// The ack page, for Mind clients without card callbacks: the card's
+// "网页确认" button opens GET /ack/{token}.
+//
+// The token is the capability: it is signed, names one group and expires
+// (ack.token_ttl); whoever has the card has it. So:
+//   - GET never changes anything: link previews, crawlers and prefetching
+//     browsers open links, and must not ack.
+//   - Only POST acks, from the page's own form. A cross-site form cannot
+//     forge it without the token, and a browser that says the POST comes
+//     from another site (Sec-Fetch-Site: cross-site) is refused anyway.
+//   - The page loads nothing from elsewhere (CSP default-src 'none'), may
+//     not be framed (clickjacking), sends no Referer (the URL holds the
+//     token) and is not cached.
+
+const maxPageForm = 16 << 10
+
+var pageTmpl = template.Must(template.New("ack").Parse(`<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>{{ if .Known }}{{ .Title }} · {{ end }}告警确认 · mind-relay</title>
+<style>
+body{font-family:system-ui,-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#222}
+h1{font-size:1.3rem}.firing{color:#c62828}.acked{color:#e65100}.resolved{color:#2e7d32}
+.msg{padding:.6rem .8rem;border-radius:4px;background:#f3f3f3;margin:1rem 0}
+ul{padding-left:1.2rem}li{margin:.5rem 0}.labels,.since{color:#666;font-size:.9rem}
+input[type=text]{padding:.4rem;width:14rem}button{padding:.45rem 1.2rem;font-size:1rem}
+footer{margin-top:2rem;color:#999;font-size:.8rem}
+</style></head><body>
+{{ if .Msg }}<p class="msg">{{ .Msg }}</p>{{ end }}
+{{ if .Known }}
+<h1>{{ .Title }} <small>编号 {{ .ShortID }}</small></h1>
+<p>状态：{{ if eq .State "acked" }}<b class="acked">已确认</b>{{ else if eq .State "resolved" }}<b class="resolved">已恢复</b>{{ else }}<b class="firing">触发中，未确认</b>{{ end }}
+{{ with .AckBy }}· 由 {{ . }} 于 {{ $.AckAt }} 确认{{ end }}{{ with .Silence }} · {{ . }}{{ end }}</p>
+<p>接收人：{{ .Receiver }}（{{ .Recipients }}）</p>
+<ul>{{ range .Alerts }}
+<li><span class="{{ if .Firing }}firing{{ else }}resolved{{ end }}">{{ if .Firing }}触发中{{ else }}已恢复{{ end }}</span> {{ .Summary }}
+{{ with .Labels }}<div class="labels">{{ . }}</div>{{ end }}{{ with .Since }}<div class="since">开始 {{ . }}</div>{{ end }}</li>{{ end }}
+</ul>{{ with .Omitted }}<p>还有 {{ . }} 条告警未显示</p>{{ end }}
+{{ if .CanAck }}
+<form method="post">
+<label>你的名字（可不填）<br><input type="text" name="name" maxlength="40" autocomplete="name"></label>
+<p><button type="submit">确认告警</button></p>
+</form>
+{{ end }}
+{{ end }}
+<footer>mind-relay</footer>
+</body></html>
+`))
+
+func (h *ackHandlers) viewPage(c *gin.Context) {
+	h.renderPage(c, h.acks.ViewPage(c.Request.Context(), c.Param("token")))
+}
+
+func (h *ackHandlers) ackPage(c *gin.Context) {
+	if c.GetHeader("Sec-Fetch-Site") == "cross-site" {
+		h.renderPage(c, ack.Page{Status: http.StatusForbidden, Msg: "请在确认页面上提交"})
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxPageForm)
+	name := c.PostForm("name")
+	h.renderPage(c, h.acks.AckByPage(c.Request.Context(), c.Param("token"), name))
+}
+
+func (h *ackHandlers) renderPage(c *gin.Context, p ack.Page) {
+	var buf bytes.Buffer
+	if err := pageTmpl.Execute(&buf, p); err != nil {
+		h.fail(c, &Error{Status: http.StatusInternalServerError, Msg: "cannot render the page", Err: err})
+		return
+	}
+	hd := c.Writer.Header()
+	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	status := p.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
