@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/mindoffice/mind-relay/internal/ack"
 	"github.com/mindoffice/mind-relay/internal/config"
 	"github.com/mindoffice/mind-relay/internal/delivery"
 	"github.com/mindoffice/mind-relay/internal/ingest"
@@ -88,7 +89,23 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	logger.Info("store opened", "driver", cfg.Store.Driver, "path", cfg.Store.Path)
 
 	queue := delivery.New(db, sender, delivery.OptionsFromConfig(cfg.Delivery), reg, logger)
-	rl := relay.New(st, relay.Options{Queue: queue, Logger: logger}, reg)
+
+	// The ack loop (card clicks, ack pages, chat commands) keeps its state
+	// beside the outbox and reads the live config through the relay.
+	var (
+		rl   *relay.Relay
+		acks *ack.Service
+	)
+	liveState := func() *relay.State { return rl.State() }
+	relayOpts := relay.Options{Queue: queue, Logger: logger}
+	if as, ok := store.AcksOf(db); ok {
+		acks, err = ack.New(ctx, ack.Options{Store: as, Queue: queue, State: liveState, Logger: logger}, reg)
+		if err != nil {
+			return err
+		}
+		relayOpts.Acks = acks
+	}
+	rl = relay.New(st, relayOpts, reg)
 
 	reloads := newReloader(opts.ConfigFile, reg, logger, func(c *config.Config) error {
 		next, err := buildState(c, reg, logger)
@@ -104,7 +121,7 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 		return nil
 	})
 
-	handler := ingest.New(ingest.Deps{
+	deps := ingest.Deps{
 		Relay:    rl,
 		Gatherer: reg,
 		Ready: func(ctx context.Context) error {
@@ -118,7 +135,16 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 		Reload: reloads.reload,
 		DLQ:    queue,
 		Logger: logger,
-	}, reg)
+	}
+	if acks != nil {
+		deps.Extra = append(deps.Extra, ingest.AckRoutes(ingest.AckDeps{
+			Acks:       acks,
+			Config:     func() *config.Config { return rl.State().Config },
+			Logger:     logger,
+			Registerer: reg,
+		}))
+	}
+	handler := ingest.New(deps, reg)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -138,6 +164,15 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	// is in flight finishes.
 	queueErr := make(chan error, 1)
 	go func() { queueErr <- queue.Run(context.WithoutCancel(ctx)) }()
+
+	ackCtx, stopAcks := context.WithCancel(context.WithoutCancel(ctx))
+	ackDone := make(chan struct{})
+	go func() {
+		defer close(ackDone)
+		if acks != nil {
+			_ = acks.Run(ackCtx)
+		}
+	}()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -170,6 +205,10 @@ loop:
 	if err := srv.Shutdown(shutCtx); err != nil {
 		logger.Warn("http shutdown", "err", err)
 	}
+	// The ack loop stops before the queue it submits to; what it had not
+	// finished is in the store and resumes on the next start.
+	stopAcks()
+	<-ackDone
 	if err := queue.Stop(shutCtx); err != nil {
 		logger.Warn("deliveries still in flight at shutdown; they resume on the next start", "err", err)
 	}
