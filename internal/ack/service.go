@@ -183,8 +183,12 @@ func (s *Service) poke() {
 	}
 }
 
-// Snapshot implements relay.AckLookup.
+// Snapshot implements relay.AckLookup. With acks off (no ack.secret)
+// there is nothing to act on later, and nothing is kept.
 func (s *Service) Snapshot(g *alert.Group, rc *config.Receiver) ([]byte, error) {
+	if !s.state().Config.Ack.Enabled() {
+		return nil, nil
+	}
 	return encodeSnapshot(g, rc)
 }
 

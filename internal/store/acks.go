@@ -103,9 +103,20 @@ var ackMigration = migration{version: 2, name: "acks", stmts: []string{
 // A snapshot older than the one kept (a slow webhook that lost the race)
 // changes nothing.
 func putSnapshots(ctx context.Context, tx *sql.Tx, ns []Notification, now time.Time) error {
-	var stmt *sql.Stmt
-	for _, n := range ns {
+	// A group commit often holds several notifications of one group (a
+	// flapping group, Alertmanager's retries): write only its latest.
+	latest := make(map[string]int, len(ns))
+	for i, n := range ns {
 		if len(n.Snapshot) == 0 {
+			continue
+		}
+		if j, ok := latest[n.GroupID]; !ok || !n.CreatedAt.Before(ns[j].CreatedAt) {
+			latest[n.GroupID] = i
+		}
+	}
+	var stmt *sql.Stmt
+	for i, n := range ns {
+		if len(n.Snapshot) == 0 || latest[n.GroupID] != i {
 			continue
 		}
 		if stmt == nil {
