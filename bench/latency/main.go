@@ -14,6 +14,7 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -107,8 +108,10 @@ func main() {
 		if sm == nil {
 			continue
 		}
-		var i int
-		fmt.Sscanf(sm[1], "%d", &i)
+		i, err := strconv.Atoi(sm[1])
+		if err != nil {
+			continue
+		}
 		if i < total && !sent[i].IsZero() {
 			lat = append(lat, m.ReceivedAt.Sub(sent[i]))
 		}

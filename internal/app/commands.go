@@ -120,7 +120,7 @@ func Parse(src alert.Source, body []byte) (*alert.Group, []payload.Skipped, erro
 }
 
 // DLQ lists or replays dead letters straight from the store.
-func DLQ(ctx context.Context, configFile, cmd string, ids []string, out io.Writer) error {
+func DLQ(ctx context.Context, configFile, cmd string, ids []string, out io.Writer) (err error) {
 	cfg, err := config.LoadFile(configFile)
 	if err != nil {
 		return err
@@ -129,7 +129,7 @@ func DLQ(ctx context.Context, configFile, cmd string, ids []string, out io.Write
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
-	defer db.Close()
+	defer func() { err = errors.Join(err, db.Close()) }()
 	switch cmd {
 	case "list":
 		dead, err := db.ListDead(ctx)

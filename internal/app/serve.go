@@ -85,7 +85,11 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
-	defer db.Close()
+	defer func() {
+		if err := db.Close(); err != nil {
+			logger.Error("closing the store", "err", err)
+		}
+	}()
 	logger.Info("store opened", "driver", cfg.Store.Driver, "path", cfg.Store.Path)
 
 	queue := delivery.New(db, sender, delivery.OptionsFromConfig(cfg.Delivery), reg, logger)

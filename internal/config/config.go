@@ -117,8 +117,6 @@ type Route struct {
 	Matchers []string `yaml:"matchers"`
 	Continue bool     `yaml:"continue"`
 	Routes   []*Route `yaml:"routes"`
-
-	line int
 }
 
 // Receiver is a set of Mind users a notification goes to.
@@ -130,8 +128,6 @@ type Receiver struct {
 	Template string `yaml:"template"`
 	// MaxAlerts caps the alerts listed on one card (default templates.max_alerts).
 	MaxAlerts int `yaml:"max_alerts"`
-
-	line int
 }
 
 // TemplatesConfig points at user template files that override or add to the

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"regexp"
@@ -99,7 +98,7 @@ func ParseMatcher(s string) (*labels.Matcher, error) {
 	return matcherParser(s, "config")
 }
 
-var matcherParser = compat.FallbackMatcherParser(slog.New(slog.NewTextHandler(io.Discard, nil)))
+var matcherParser = compat.FallbackMatcherParser(slog.New(slog.DiscardHandler))
 
 func (c *Config) validate() Problems {
 	var ps Problems
@@ -352,7 +351,7 @@ func (c *Config) checkStore() Problems {
 func checkHTTPURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
-		return fmt.Errorf("%q is not a URL: %v", s, err)
+		return fmt.Errorf("%q is not a URL: %w", s, err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("%q is not an absolute http(s) URL", s)

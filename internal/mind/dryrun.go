@@ -33,7 +33,7 @@ func (d *DryRun) Send(ctx context.Context, req Request) error {
 	if json.Valid(req.Body) {
 		// json.RawMessage marshals as itself, compacted: one line, an
 		// object, not an escaped string.
-		body = slog.Any("body", json.RawMessage(req.Body))
+		body = slog.Any("body", req.Body)
 	} else {
 		body = slog.String("body", string(req.Body))
 	}

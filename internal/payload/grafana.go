@@ -99,8 +99,8 @@ func ParseGrafana(body []byte) (*alert.Group, []Skipped, error) {
 		g.GroupLabels = msg.GroupLabels
 		g.CommonLabels = msg.CommonLabels
 		g.CommonAnnotations = msg.CommonAnnotations
-		g.Status = msg.Data.Status
-		g.ExternalURL = msg.Data.ExternalURL
+		g.Status = msg.Status
+		g.ExternalURL = msg.ExternalURL
 	}
 	for _, a := range msg.Alerts {
 		var out alert.Alert

@@ -139,7 +139,7 @@ func Verify(secret []byte, token string, now time.Time) (Claims, error) {
 	var w wire
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	if err := dec.Decode(&w); err != nil {
-		return Claims{}, fmt.Errorf("verify token: payload: %v: %w", err, ErrMalformed)
+		return Claims{}, fmt.Errorf("verify token: payload: %w: %w", err, ErrMalformed)
 	}
 	if w.V != Version {
 		return Claims{}, fmt.Errorf("verify token: unsupported version %d: %w", w.V, ErrMalformed)

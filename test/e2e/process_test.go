@@ -37,7 +37,7 @@ func relayBinary(t *testing.T) string {
 		binPath = filepath.Join(dir, "relay")
 		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/relay").CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	require.NoError(t, buildErr)
@@ -147,10 +147,10 @@ func TestKillAndRestartLosesNothing(t *testing.T) {
 
 	fake.SetHook(nil)
 	r.start()
-	msgs, err := fake.WaitForMessages(groups, 30*time.Second)
+	_, err := fake.WaitForMessages(groups, 30*time.Second)
 	require.NoError(t, err)
 	time.Sleep(500 * time.Millisecond) // anything extra would show up now
-	msgs = fake.Messages()
+	msgs := fake.Messages()
 
 	seen := map[string][]string{}
 	for _, m := range msgs {

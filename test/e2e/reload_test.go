@@ -70,7 +70,7 @@ func TestReload(t *testing.T) {
 
 	code, _ = post(t, relay.URL+"/webhook/alertmanager", firing, auth)
 	require.Equal(t, http.StatusUnauthorized, code, "the old token is gone")
-	code, body = post(t, relay.URL+"/webhook/alertmanager", strings.Replace(firing, "HighCPU", "HighCPU2", -1),
+	code, body = post(t, relay.URL+"/webhook/alertmanager", strings.ReplaceAll(firing, "HighCPU", "HighCPU2"),
 		map[string]string{"Authorization": "Bearer am-token-456"})
 	require.Equal(t, http.StatusOK, code, body)
 	msgs, err = fake.WaitForMessages(2, 10*time.Second)

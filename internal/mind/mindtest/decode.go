@@ -218,7 +218,7 @@ func describe(err error) error {
 		}
 		return fmt.Errorf("field %q must be %s, got a JSON %s", field, typeName(te.Type), te.Value)
 	case errors.As(err, &se):
-		return fmt.Errorf("not valid JSON: %v (at byte %d)", se, se.Offset)
+		return fmt.Errorf("not valid JSON: %w (at byte %d)", se, se.Offset)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return errors.New("not valid JSON: unexpected end")
 	}
