@@ -204,15 +204,18 @@ func TestMaxAgeDeadLetters(t *testing.T) {
 	m := newFakeMind()
 	m.down()
 	opts := fast()
-	opts.MaxAge = 150 * time.Millisecond
-	opts.MaxBackoff = time.Second
+	// Long enough for the first attempt to happen on a loaded CI machine,
+	// short against max_backoff so that "at max_age, not a backoff later"
+	// is visible.
+	opts.MaxAge = time.Second
+	opts.MaxBackoff = 4 * time.Second
 	st := tempStore(t)
 	q := start(t, st, m, opts)
 	n := submit(t, q.Queue, notif("g", 1, "firing"))[0]
 
-	require.Eventually(t, func() bool { return get(t, st, n.ID).State == store.StateDead }, 2*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return get(t, st, n.ID).State == store.StateDead }, 5*time.Second, 5*time.Millisecond)
 	dead := get(t, st, n.ID)
-	require.Contains(t, dead.LastError, "not delivered within max_age 150ms")
+	require.Contains(t, dead.LastError, "not delivered within max_age 1s")
 	require.Contains(t, dead.LastError, "last error: "+errDown.Error())
 	require.GreaterOrEqual(t, dead.Attempts, 1)
 	// Dead-lettered at max_age, not up to a max_backoff later.
