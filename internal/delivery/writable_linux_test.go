@@ -4,16 +4,14 @@ package delivery
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mindoffice/mind-relay/internal/testutil/fsize"
 
 	"github.com/mindoffice/mind-relay/internal/store"
 )
@@ -22,39 +20,11 @@ import (
 // RLIMIT_FSIZE at 0 fails every file write with EFBIG, even for root, so it
 // runs in a child process of its own.
 
-const childEnv = "MIND_RELAY_FSIZE_CHILD"
-
-func inChild(t *testing.T) bool {
-	t.Helper()
-	if os.Getenv(childEnv) == t.Name() {
-		return true
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), childEnv+"="+t.Name())
-	out, err := cmd.CombinedOutput()
-	t.Logf("child:\n%s", out)
-	require.NoError(t, err)
-	require.Contains(t, string(out), "--- PASS: "+t.Name())
-	return false
-}
-
-func failWrites(t *testing.T) (restore func()) {
-	t.Helper()
-	var old syscall.Rlimit
-	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old))
-	signal.Ignore(syscall.SIGXFSZ)
-	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: 0, Max: old.Max}))
-	return func() {
-		require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old))
-		signal.Reset(syscall.SIGXFSZ)
-	}
-}
-
 // When the store cannot write, Submit fails (the webhook answers 5xx and
 // the sender retries) and readiness fails; what was accepted before is not
 // lost and is delivered once the store writes again.
 func TestSubmitFailsWhenTheStoreCannotWrite(t *testing.T) {
-	if !inChild(t) {
+	if !fsize.InChild(t) {
 		return
 	}
 	ctx := context.Background()
@@ -66,7 +36,7 @@ func TestSubmitFailsWhenTheStoreCannotWrite(t *testing.T) {
 	accepted := submit(t, q.Queue, notif("a", 1, "firing"), notif("b", 1, "firing"))
 	require.NoError(t, q.CheckWritable(ctx))
 
-	restore := failWrites(t)
+	restore := fsize.FailWrites(t)
 	submitErr := q.Submit(ctx, []store.Notification{notif("c", 1, "firing")})
 	readyErr := q.CheckWritable(ctx)
 	time.Sleep(50 * time.Millisecond) // the scheduler meets the failing store too

@@ -4,14 +4,12 @@ package store
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/mindoffice/mind-relay/internal/testutil/fsize"
 )
 
 // How to make a store unwritable in a test that may run as root: root
@@ -23,40 +21,8 @@ import (
 // binds the whole process, so the test runs in a child process of its own,
 // where no other test, nor the go test log, writes files meanwhile.
 
-const childEnv = "MIND_RELAY_FSIZE_CHILD"
-
-// inChild reruns the calling test alone in a child process and reports
-// whether this already is the child.
-func inChild(t *testing.T) bool {
-	t.Helper()
-	if os.Getenv(childEnv) == t.Name() {
-		return true
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), childEnv+"="+t.Name())
-	out, err := cmd.CombinedOutput()
-	t.Logf("child:\n%s", out)
-	require.NoError(t, err)
-	require.Contains(t, string(out), "--- PASS: "+t.Name())
-	return false
-}
-
-// failWrites makes every file write of this process fail until the
-// returned func restores the limit.
-func failWrites(t *testing.T) (restore func()) {
-	t.Helper()
-	var old syscall.Rlimit
-	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old))
-	signal.Ignore(syscall.SIGXFSZ)
-	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: 0, Max: old.Max}))
-	return func() {
-		require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old))
-		signal.Reset(syscall.SIGXFSZ)
-	}
-}
-
 func TestCheckWritableFailsWhenWritesFail(t *testing.T) {
-	if !inChild(t) {
+	if !fsize.InChild(t) {
 		return
 	}
 	ctx := context.Background()
@@ -65,7 +31,7 @@ func TestCheckWritableFailsWhenWritesFail(t *testing.T) {
 	enqueue(t, s, note("kept", "A"))
 	require.NoError(t, s.CheckWritable(ctx))
 
-	restore := failWrites(t)
+	restore := fsize.FailWrites(t)
 	err := s.CheckWritable(ctx)
 	_, enqErr := s.Enqueue(ctx, []Notification{note("refused", "B")})
 	_, readErr := s.Get(ctx, "kept")

@@ -18,30 +18,13 @@ import (
 
 	"github.com/mindoffice/mind-relay/internal/app"
 	"github.com/mindoffice/mind-relay/internal/mind/mindtest"
+	"github.com/mindoffice/mind-relay/internal/testutil"
 )
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type relayProc struct {
 	URL  string
 	Dir  string
-	Logs *syncBuffer
+	Logs *testutil.SyncBuffer
 	stop func()
 }
 
@@ -57,7 +40,7 @@ func startRelay(t testing.TB, fake *mindtest.Server, cfg string) *relayProc {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- app.Serve(ctx, app.ServeOptions{

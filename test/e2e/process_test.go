@@ -16,7 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mindoffice/mind-relay/internal/mind/mindtest"
+	"github.com/mindoffice/mind-relay/internal/testutil"
 	"github.com/mindoffice/mind-relay/internal/testutil/amtest"
+	"github.com/mindoffice/mind-relay/internal/testutil/fsize"
 )
 
 var (
@@ -51,7 +53,7 @@ type binRelay struct {
 	cfg  string
 	addr string
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *testutil.SyncBuffer
 }
 
 func newBinRelay(t *testing.T, fake *mindtest.Server, cfg string) *binRelay {
@@ -60,7 +62,7 @@ func newBinRelay(t *testing.T, fake *mindtest.Server, cfg string) *binRelay {
 	cfg = strings.NewReplacer("%MIND%", fake.URL, "%DIR%", dir).Replace(cfg)
 	path := filepath.Join(dir, "relay.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
-	r := &binRelay{t: t, bin: relayBinary(t), cfg: path, addr: amtest.FreePort(t), logs: &syncBuffer{}}
+	r := &binRelay{t: t, bin: relayBinary(t), cfg: path, addr: amtest.FreePort(t), logs: &testutil.SyncBuffer{}}
 	t.Cleanup(func() {
 		r.kill()
 		if t.Failed() {
@@ -183,7 +185,7 @@ func TestStoreUnwritable(t *testing.T) {
 	code, body := post(t, r.URL()+"/webhook/alertmanager", groupPayload(1, "firing"), auth)
 	require.Equal(t, http.StatusOK, code, body)
 
-	restore := limitFileSize(t, r.cmd.Process.Pid, 0)
+	restore := fsize.Limit(t, r.cmd.Process.Pid, 0)
 	code, body = post(t, r.URL()+"/webhook/alertmanager", groupPayload(2, "firing"), auth)
 	require.Equal(t, http.StatusServiceUnavailable, code, body)
 	require.Contains(t, body, "send it again")
