@@ -35,15 +35,29 @@ type Reply struct {
 
 // HandleEvent acts on one callback body. It fails only with ErrNotEvent
 // (not a Mind event: 400) or a store failure (500, Mind may resend).
-func (s *Service) HandleEvent(ctx context.Context, body []byte) (Reply, error) {
+//
+// authenticated says the request carried mind.callback_token. Card clicks
+// are safe without it (their signed token is the capability), but a chat
+// message's sender is only what the body says: without the callback token
+// anyone could act as any open_id, so messages are then refused.
+func (s *Service) HandleEvent(ctx context.Context, body []byte, authenticated bool) (Reply, error) {
 	ev, err := ParseEvent(body)
 	if err != nil {
 		return Reply{}, err
 	}
 	log := s.log.With("event_type", ev.Type, "message_id", ev.MessageID)
+	if want := s.state().Config.Mind.AppID; ev.AppID != "" && ev.AppID != want {
+		log.Warn("event for another app refused", "app_id", ev.AppID)
+		s.m.acks.WithLabelValues(ResultWrongApp).Inc()
+		return Reply{Result: ResultWrongApp, Msg: "event is for another app"}, nil
+	}
 	switch {
 	case ev.Clicked:
 		return s.click(ctx, ev, log)
+	case ev.Message && !authenticated:
+		log.Warn("chat message refused: mind.callback_token is not set, so its sender cannot be trusted", "open_id", ev.OpenID)
+		s.m.acks.WithLabelValues(ResultUnauthenticated).Inc()
+		return Reply{Result: ResultUnauthenticated, Msg: "chat commands need mind.callback_token"}, nil
 	case ev.Message:
 		return s.message(ctx, ev, log)
 	default:
@@ -204,7 +218,11 @@ func (s *Service) command(ctx context.Context, ev *Event, cmd Command) (string, 
 	switch cmd.Name {
 	case CmdAlerts:
 		return s.listAlerts(ctx, ev.OpenID)
-	case CmdAck, CmdUnack, CmdSilence:
+	case CmdSilence:
+		if s.state().Config.Ack.Silence == nil {
+			return "静默未启用：relay 的配置里没有 ack.silence；可以用 `ack <编号>` 确认", nil
+		}
+	case CmdAck, CmdUnack:
 	default:
 		return helpText, nil
 	}

@@ -16,6 +16,10 @@ const (
 	ResultExpiredToken = "expired_token"
 	ResultUnknownGroup = "unknown_group"
 	ResultError        = "error"
+	// Events refused before any ack logic: for another Mind app, or a
+	// chat message without the callback token.
+	ResultWrongApp        = "wrong_app"
+	ResultUnauthenticated = "unauthenticated"
 )
 
 // Results of silence calls (mind_relay_silences_total{result}).

@@ -121,7 +121,12 @@ func New(ctx context.Context, opts Options, reg prometheus.Registerer) (*Service
 		opts.Now = time.Now
 	}
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		opts.HTTPClient = &http.Client{
+			Transport: http.DefaultTransport.(*http.Transport).Clone(),
+			// A source that redirects is not followed: credentials and
+			// silences go to the host the config or payload named, no other.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	s := &Service{
 		st:     opts.Store,
@@ -336,7 +341,7 @@ func (s *Service) ack(ctx context.Context, groupID string, w who, silenceFor tim
 			r.StartedAt = a.StartsAt
 		}
 	}
-	if sc := s.state().Config.Ack.Silence; sc != nil || silenceFor > 0 {
+	if sc := s.state().Config.Ack.Silence; sc != nil {
 		d := silenceFor
 		if d <= 0 {
 			d = sc.Duration.D()

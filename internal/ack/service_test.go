@@ -266,3 +266,20 @@ func TestAcksSurviveRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "Alice", info.By)
 }
+
+// The Grafana token goes to the configured grafana_url only: a webhook
+// payload's externalURL never receives it.
+func TestGrafanaTokenStaysWithGrafanaURL(t *testing.T) {
+	h := newHarness(t, "  silence:\n    duration: 1h\n    grafana_url: https://grafana.internal\n    grafana_token: gt-secret-123\n")
+	src, err := h.svc.source(KindGrafana, "https://grafana.internal")
+	require.NoError(t, err)
+	require.Equal(t, "gt-secret-123", src.bearer)
+	src, err = h.svc.source(KindGrafana, "http://attacker.example:8080")
+	require.NoError(t, err)
+	require.Empty(t, src.bearer, "never to a URL a payload named")
+
+	h = newHarness(t, "  silence:\n    duration: 1h\n    grafana_token: gt-secret-123\n")
+	src, err = h.svc.source(KindGrafana, "https://grafana.from-payload")
+	require.NoError(t, err)
+	require.Empty(t, src.bearer)
+}

@@ -111,11 +111,13 @@ func acked(r *record, snap *snapshot) alert.Alerts {
 	return out
 }
 
-// source returns the source that holds the record's alerts.
+// source returns the source that holds the record's alerts. The Grafana
+// token goes to the configured grafana_url only, never to a URL a webhook
+// payload named: a sender must not be able to collect it.
 func (s *Service) source(kind, root string) (*Source, error) {
 	sc := s.state().Config.Ack.Silence
 	bearer := ""
-	if kind == KindGrafana && sc != nil {
+	if kind == KindGrafana && sc != nil && sc.GrafanaURL != "" && root == sc.GrafanaURL {
 		bearer = sc.GrafanaToken.Value()
 	}
 	return NewSource(kind, root, bearer, s.client)

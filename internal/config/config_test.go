@@ -144,7 +144,7 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"root matchers", strings.Replace(minimal, "receiver: default", "receiver: default\n  matchers: ['a=\"b\"']", 1), []string{"route.matchers (line 6): cannot be set on the root route"}},
 		{"bad timezone", minimal + "timezone: Mars/Olympus\n", []string{`timezone (line 9): unknown time zone "Mars/Olympus"`}},
 		{"bad store driver", minimal + "store: {driver: mysql}\n", []string{`store.driver (line 9): "mysql" is not sqlite or postgres`}},
-		{"postgres needs dsn", minimal + "store: {driver: postgres}\n", []string{"store.dsn (line 9): is required with the postgres driver"}},
+		{"postgres not yet", minimal + "store: {driver: postgres, dsn: x}\n", []string{`store.driver (line 9): "postgres" is not available yet`}},
 		{"silence needs ack secret", minimal + "ack: {silence: {duration: 1h}}\n", []string{"ack.silence (line 9): needs ack.secret"}},
 		{"short ack secret", minimal + "ack: {secret: short}\n", []string{"ack.secret (line 9): is too short"}},
 		{"poll interval too short", minimal + "ack: {poll_interval: 10ms}\n", []string{"ack.poll_interval (line 9): must be at least 100ms"}},

@@ -23,7 +23,7 @@ const maxCallbackBytes = 1 << 20
 
 // AckLoop is the ack loop as its endpoints see it (ack.Service).
 type AckLoop interface {
-	HandleEvent(ctx context.Context, body []byte) (ack.Reply, error)
+	HandleEvent(ctx context.Context, body []byte, authenticated bool) (ack.Reply, error)
 	ViewPage(ctx context.Context, tok string) ack.Page
 	AckByPage(ctx context.Context, tok, name string) ack.Page
 }
@@ -92,7 +92,8 @@ func authFailures(reg prometheus.Registerer) *prometheus.CounterVec {
 // Every well-formed event is answered 200 with what was done (a click that
 // acted: the updated card); a body that is no Mind event gets 400.
 func (h *ackHandlers) callback(c *gin.Context) {
-	if want := h.cfg().Mind.CallbackToken.Value(); want != "" {
+	want := h.cfg().Mind.CallbackToken.Value()
+	if want != "" {
 		got := c.GetHeader(CallbackTokenHeader)
 		if got == "" {
 			got = c.Query("token")
@@ -116,7 +117,7 @@ func (h *ackHandlers) callback(c *gin.Context) {
 		h.fail(c, &Error{Status: http.StatusBadRequest, Msg: "could not read the request body", Err: err})
 		return
 	}
-	reply, err := h.acks.HandleEvent(c.Request.Context(), body)
+	reply, err := h.acks.HandleEvent(c.Request.Context(), body, want != "")
 	switch {
 	case errors.Is(err, ack.ErrNotEvent):
 		h.fail(c, &Error{Status: http.StatusBadRequest, Msg: err.Error(), Err: err})

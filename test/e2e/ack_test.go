@@ -387,8 +387,9 @@ func TestAckPage(t *testing.T) {
 // answers go to the sender through the queue.
 func TestChatCommands(t *testing.T) {
 	fake := mindtest.NewServer(t)
-	relay := startRelay(t, fake, ackConfig("", ""))
+	relay := startRelay(t, fake, strings.Replace(ackConfig("", ""), "  app_secret:", "  callback_token: cb-token-42\n  app_secret:", 1))
 	firing := firingCard(t, relay, fake, 1)
+	tokenHeader := map[string]string{"X-Relay-Callback-Token": "cb-token-42"}
 	m := regexp.MustCompile(`编号 ([0-9a-f]{6})`).FindStringSubmatch(cardText(firing.Card))
 	require.NotNil(t, m, "the card shows the short id")
 	short := m[1]
@@ -396,7 +397,7 @@ func TestChatCommands(t *testing.T) {
 	answered := 0 // markdown answers seen so far
 	say := func(openID, id, text string) mindtest.Message {
 		t.Helper()
-		code, body := post(t, relay.URL+"/mind/callback", chat(openID, id, text), nil)
+		code, body := post(t, relay.URL+"/mind/callback", chat(openID, id, text), tokenHeader)
 		require.Equal(t, http.StatusOK, code, body)
 		var got *mindtest.Message
 		require.Eventually(t, func() bool {
@@ -423,6 +424,7 @@ func TestChatCommands(t *testing.T) {
 	require.Contains(t, ans.Text, "未确认")
 	require.Contains(t, say("ou_someone_else", "m2", "alerts").Text, "没有发给你的", "others' groups stay private")
 	require.Contains(t, say("ou_db1", "m3", "what?").Text, "ack <编号>", "help for anything else")
+	require.Contains(t, say("ou_db1", "m3b", "silence "+short+" 1h").Text, "静默未启用", "no chat silences without ack.silence")
 
 	ans = say("ou_db1", "m4", "ack "+short)
 	require.Contains(t, ans.Text, "已确认")
@@ -445,7 +447,7 @@ func TestChatCommands(t *testing.T) {
 
 	// Mind resending an event gets no second answer.
 	n := len(fake.Messages())
-	code, _ := post(t, relay.URL+"/mind/callback", chat("ou_db1", "m8", "alerts"), nil)
+	code, _ := post(t, relay.URL+"/mind/callback", chat("ou_db1", "m8", "alerts"), tokenHeader)
 	require.Equal(t, http.StatusOK, code)
 	time.Sleep(300 * time.Millisecond)
 	require.Equal(t, n, len(fake.Messages()))
@@ -461,4 +463,25 @@ func redCards(fake *mindtest.Server) int {
 		}
 	}
 	return n
+}
+
+// Without mind.callback_token a chat message's sender is only what the body
+// claims, so chat commands are refused; events for another app too.
+func TestChatNeedsCallbackToken(t *testing.T) {
+	fake := mindtest.NewServer(t)
+	relay := startRelay(t, fake, ackConfig("", ""))
+	firingCard(t, relay, fake, 1)
+	n := len(fake.Messages())
+
+	code, body := post(t, relay.URL+"/mind/callback", chat("ou_db1", "x1", "alerts"), nil)
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `"result":"unauthenticated"`)
+
+	other := strings.Replace(chat("ou_db1", "x2", "alerts"), mindtest.DefaultAppID, "robot_someone_else", 1)
+	code, body = post(t, relay.URL+"/mind/callback", other, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `"result":"wrong_app"`)
+
+	time.Sleep(300 * time.Millisecond)
+	require.Equal(t, n, len(fake.Messages()), "nothing was sent")
 }
