@@ -108,7 +108,6 @@ func TestRenderedConfigPassesCheckConfig(t *testing.T) {
 	}{
 		{"minimal", valuesFile(minimalValues)},
 		{"all-on", valuesFile(allOnValues)},
-		{"postgres", valuesFile(postgresValues)},
 		{"default with an app id", []string{"--set", "config.mind.app_id=robot_x"}},
 	}
 	for _, c := range cases {

@@ -18,12 +18,11 @@ import (
 
 // Paths, relative to the repository root.
 const (
-	chartDir       = "helm/mind-relay"
-	allOnValues    = "helm/mind-relay/ci/all-on-values.yaml"
-	minimalValues  = "helm/mind-relay/ci/minimal-values.yaml"
-	postgresValues = "helm/mind-relay/ci/postgres-values.yaml"
-	release        = "rel"
-	namespace      = "monitoring"
+	chartDir      = "helm/mind-relay"
+	allOnValues   = "helm/mind-relay/ci/all-on-values.yaml"
+	minimalValues = "helm/mind-relay/ci/minimal-values.yaml"
+	release       = "rel"
+	namespace     = "monitoring"
 )
 
 var (
@@ -287,5 +286,4 @@ var renderSets = []struct{ name, values string }{
 	{"default", ""},
 	{"minimal", minimalValues},
 	{"all-on", allOnValues},
-	{"postgres", postgresValues},
 }

@@ -123,7 +123,7 @@ ConfigMap, so `helm template` and `helm install` both run it.
 {{- $store := $cfg.store | default dict }}
 {{- $driver := $store.driver | default "sqlite" }}
 {{- if and (eq $driver "sqlite") (gt (int .Values.replicaCount) 1) }}
-{{- fail (printf "replicaCount=%d with store.driver=sqlite: more replicas need store.driver=postgres (SQLite is one file on a ReadWriteOnce volume that only one pod may write)" (int .Values.replicaCount)) }}
+{{- fail (printf "replicaCount=%d with store.driver=sqlite: SQLite is one file on a ReadWriteOnce volume that only one pod may write; more replicas need the PostgreSQL store, which is not available yet" (int .Values.replicaCount)) }}
 {{- end }}
 {{- if eq $driver "sqlite" }}
 {{- $path := $store.path | default "" }}
@@ -177,8 +177,8 @@ ConfigMap, so `helm template` and `helm install` both run it.
 {{- if and (dig "sources" "grafana" "hmac" nil $cfg) (not (has "grafana-hmac-secret" $wired)) (not (dig "sources" "grafana" "hmac" "secret_file" "" $cfg)) (not (dig "sources" "grafana" "hmac" "secret" "" $cfg)) }}
 {{- fail "config.sources.grafana.hmac is set but has no secret: set secrets.grafanaHMACSecret" }}
 {{- end }}
-{{- if and (eq $driver "postgres") (not (has "store-dsn" $wired)) (not $store.dsn) (not $store.dsn_file) }}
-{{- fail "store.driver=postgres needs a DSN: set secrets.storeDSN" }}
+{{- if eq $driver "postgres" }}
+{{- fail "store.driver=postgres is not available yet: this release runs one replica with store.driver=sqlite" }}
 {{- end }}
 {{- if and (not .Values.dryRun) .Values.secrets.existingSecret (not (has "mind-app-secret" $wired)) (not (dig "mind" "app_secret" "" $cfg)) (not (dig "mind" "app_secret_file" "" $cfg)) }}
 {{- fail "secrets.existingSecret is set but secrets.existingSecretKeys lacks mind-app-secret: the relay cannot send to Mind without the app secret (or set dryRun=true)" }}
