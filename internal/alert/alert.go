@@ -133,13 +133,32 @@ func GroupID(src Source, groupKey, receiver string) string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-// Key returns the group's key, derived from its group labels when the
-// sender gave none.
+// Key returns the group's key. When the sender gave none it is derived from
+// the group labels, or, with none of those either (a hand-made payload),
+// from the alerts themselves: two unrelated payloads must never share a key,
+// or the newer would supersede the older before it was sent.
 func (g *Group) Key() string {
 	if g.GroupKey != "" {
 		return g.GroupKey
 	}
-	return g.GroupLabels.String()
+	if len(g.GroupLabels) > 0 {
+		return g.GroupLabels.String()
+	}
+	ids := make([]string, 0, len(g.Alerts))
+	for _, a := range g.Alerts {
+		id := a.Fingerprint
+		if id == "" {
+			id = a.Labels.String()
+		}
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	h := sha256.New()
+	for _, id := range ids {
+		h.Write([]byte(id))
+		h.Write([]byte{0})
+	}
+	return "alerts:" + hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // Received stamps alerts that lack a start time; Grafana sends the zero time

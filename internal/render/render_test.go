@@ -469,7 +469,7 @@ func TestEmptyGroupStillRenders(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, c.Validate())
 	require.Equal(t, "触发中 · 告警 (0)", c.Header.Title.Content)
-	require.Equal(t, "（无告警详情）\n<font color='#808080'>编号 "+ShortID(alert.GroupID(alert.SourceAlertmanager, "", ""))+"</font>", c.Elements[0].Content)
+	require.Equal(t, "（无告警详情）\n<font color='#808080'>编号 "+ShortID(alert.GroupID(alert.SourceAlertmanager, (&alert.Group{}).Key(), ""))+"</font>", c.Elements[0].Content)
 	require.Zero(t, counterValue(t, reg))
 }
 
