@@ -58,16 +58,28 @@ func (s *Server) listDead(c *gin.Context) {
 
 type replayRequest struct {
 	IDs []string `json:"ids"`
+	All bool     `json:"all"`
 }
 
+const replayUsage = `body must be {"ids": ["<id>", ...]} or {"all": true}`
+
+// replay sends dead letters again. Replaying everything must be asked for
+// in so many words: an empty list is far more often a script's bug than a
+// wish to resend every dead letter.
 func (s *Server) replay(c *gin.Context) {
 	var req replayRequest
-	if c.Request.ContentLength != 0 {
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20)
-		if err := c.ShouldBindJSON(&req); err != nil {
-			s.fail(c, &Error{Status: http.StatusBadRequest, Msg: `body must be {"ids": ["..."]} or empty for all`, Err: err})
-			return
-		}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 1<<20)
+	if err := c.ShouldBindJSON(&req); err != nil {
+		s.fail(c, &Error{Status: http.StatusBadRequest, Msg: replayUsage, Err: err})
+		return
+	}
+	switch {
+	case req.All && len(req.IDs) > 0:
+		s.fail(c, &Error{Status: http.StatusBadRequest, Msg: `give "ids" or "all", not both`})
+		return
+	case !req.All && len(req.IDs) == 0:
+		s.fail(c, &Error{Status: http.StatusBadRequest, Msg: replayUsage})
+		return
 	}
 	n, err := s.deps.DLQ.Replay(c.Request.Context(), req.IDs...)
 	if err != nil {

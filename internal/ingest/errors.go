@@ -50,6 +50,8 @@ func (s *Server) fail(c *gin.Context, err error) {
 		status, msg = http.StatusBadRequest, pe.Error()
 	case errors.Is(err, relay.ErrUnknownReceiver):
 		status, msg = http.StatusNotFound, err.Error()
+	case errors.Is(err, relay.ErrInvalid):
+		status, msg = http.StatusInternalServerError, "the relay built a notification it cannot send; this is a bug, see the relay's log"
 	case errors.Is(err, relay.ErrNotAccepted):
 		status, msg = http.StatusServiceUnavailable, "cannot accept the notification now; send it again"
 	}

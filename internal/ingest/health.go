@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -23,7 +24,23 @@ func (s *Server) ready(c *gin.Context) {
 	c.String(http.StatusOK, "OK\n")
 }
 
+// reload re-reads the config file. With admin.token set it needs that
+// token; without one it is taken from loopback only (SIGHUP works too), so
+// that nobody who merely reaches the port can make the relay re-read files
+// and tell them what it found.
 func (s *Server) reload(c *gin.Context) {
+	if token := s.deps.Relay.State().Config.Admin.Token; token != "" {
+		scheme, cred, ok := strings.Cut(c.GetHeader("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || !secretEqual(strings.TrimSpace(cred), token.Value()) {
+			s.authFail.WithLabelValues("reload").Inc()
+			c.Header("WWW-Authenticate", `Bearer realm="mind-relay-admin"`)
+			s.fail(c, errUnauthorized)
+			return
+		}
+	} else if ip := net.ParseIP(c.RemoteIP()); ip == nil || !ip.IsLoopback() {
+		s.fail(c, &Error{Status: http.StatusForbidden, Msg: "reload from another host needs admin.token; or send SIGHUP"})
+		return
+	}
 	if s.deps.Reload == nil {
 		s.fail(c, &Error{Status: http.StatusNotImplemented, Msg: "reload is not available"})
 		return

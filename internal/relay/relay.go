@@ -18,6 +18,7 @@ import (
 
 	"github.com/mindoffice/mind-relay/internal/alert"
 	"github.com/mindoffice/mind-relay/internal/config"
+	"github.com/mindoffice/mind-relay/internal/delivery"
 	"github.com/mindoffice/mind-relay/internal/mind"
 	"github.com/mindoffice/mind-relay/internal/render"
 	"github.com/mindoffice/mind-relay/internal/route"
@@ -63,6 +64,10 @@ var ErrUnknownReceiver = errors.New("unknown receiver")
 // ErrNotAccepted wraps a failure to hand notifications to the queue: the
 // sender should try again.
 var ErrNotAccepted = errors.New("notification not accepted")
+
+// ErrInvalid wraps a notification the queue refused as unsendable: a bug
+// of ours, not the sender's, and not one a retry fixes.
+var ErrInvalid = errors.New("notification is invalid")
 
 // Relay routes, renders and enqueues.
 type Relay struct {
@@ -130,6 +135,9 @@ func (r *Relay) Accept(ctx context.Context, g *alert.Group, receiver string) (in
 		return 0, err
 	}
 	if err := r.queue.Submit(ctx, ns); err != nil {
+		if errors.Is(err, delivery.ErrInvalid) {
+			return 0, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
 		return 0, fmt.Errorf("%w: %w", ErrNotAccepted, err)
 	}
 	return len(ns), nil
