@@ -451,6 +451,9 @@ func (s *Service) render(snap *snapshot, g *alert.Group, info *render.AckInfo, n
 
 // queueCard sends g's card to the group's receiver through the queue, in
 // the group's stream. withSnapshot makes g the group's snapshot too.
+// ackStream suffixes the queue stream of ack-state cards.
+const ackStream = "/ack"
+
 func (s *Service) queueCard(ctx context.Context, snap *snapshot, g *alert.Group, info *render.AckInfo, withSnapshot bool) error {
 	id := uuid.NewString()
 	c, err := s.render(snap, g, info, id)
@@ -469,6 +472,14 @@ func (s *Service) queueCard(ctx context.Context, snap *snapshot, g *alert.Group,
 	n := store.Notification{
 		ID: id, GroupID: snap.GroupID, Receiver: snap.Receiver, Source: snap.Source,
 		Status: statusOf(g), Request: req, CreatedAt: s.now(),
+	}
+	if !withSnapshot {
+		// A confirmation (or the card after an unack) only reports the ack
+		// state. In the group's own stream it would supersede a resolved
+		// card that came in meanwhile and was not yet sent, and the
+		// resolution would never be shown; in a stream of its own it only
+		// supersedes older ack-state cards of the group.
+		n.GroupID = snap.GroupID + ackStream
 	}
 	if withSnapshot {
 		if n.Snapshot, err = encodeSnapshot(g, rc); err != nil {
