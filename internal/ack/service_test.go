@@ -285,3 +285,32 @@ func TestAcksSurviveRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "Alice", info.By)
 }
+
+// A notification is rendered when it is sent: one accepted before the
+// group was acknowledged, still queued when the ack came, goes out orange,
+// with the ack's name on it.
+func TestQueuedCardShowsLaterAck(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, "")
+	g := payloadGroup(t, "am-0.25-group-1.json")
+	require.Equal(t, "red", h.accept(t, g))
+
+	render := h.queue.prepare
+	h.queue.prepare = nil // Mind is slow: the repeat stays queued
+	_, err := h.rl.Accept(ctx, g, "oncall")
+	require.NoError(t, err)
+	queued := h.queue.ns[len(h.queue.ns)-1]
+	require.Empty(t, queued.Request.Body, "not rendered on the webhook path")
+
+	out, err := h.svc.ack(ctx, gid(g), who{Name: "Alice", OpenID: "ou_a", Via: "card"}, 0)
+	require.NoError(t, err)
+	require.Equal(t, ResultAcked, out.Result)
+
+	req, err := render(ctx, queued)
+	require.NoError(t, err)
+	var body mind.RobotMessage
+	require.NoError(t, json.Unmarshal(req.Body, &body))
+	require.Contains(t, body.Content, `"template":"orange"`)
+	require.Contains(t, body.Content, "Alice")
+	require.Equal(t, queued.Request.RequestID, req.RequestID)
+}

@@ -384,6 +384,19 @@ func (q *Queue) deliver(ctx context.Context, n store.Notification) (r result) {
 		r.reason = "max_age"
 		return r
 	}
+	handBack := func(err error) result {
+		// Not sent, or cut off by the stop: no attempt counted, due
+		// again at once, same request id.
+		r.err = err
+		r.outcome = store.Outcome{ID: n.ID, State: store.StatePending, At: q.opts.Now(), Attempts: n.Attempts,
+			NextAttemptAt: q.opts.Now(), Error: n.LastError}
+		return r
+	}
+	if err := q.limiter.Wait(ctx); err != nil {
+		return handBack(err)
+	}
+	// Rendered as late as possible: after the rate limit's wait, so that
+	// the card shows the state of things when it leaves.
 	if len(n.Request.Body) == 0 {
 		req, err := q.prepare(ctx, n)
 		switch {
@@ -400,17 +413,6 @@ func (q *Queue) deliver(ctx context.Context, n store.Notification) (r result) {
 			return r
 		}
 		n.Request = req
-	}
-	handBack := func(err error) result {
-		// Not sent, or cut off by the stop: no attempt counted, due
-		// again at once, same request id.
-		r.err = err
-		r.outcome = store.Outcome{ID: n.ID, State: store.StatePending, At: q.opts.Now(), Attempts: n.Attempts,
-			NextAttemptAt: q.opts.Now(), Error: n.LastError}
-		return r
-	}
-	if err := q.limiter.Wait(ctx); err != nil {
-		return handBack(err)
 	}
 	box := q.sender.Load() // never nil once Run runs
 	err := box.Send(ctx, n.Request)
