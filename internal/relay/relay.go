@@ -1,7 +1,8 @@
 // Package relay is the gateway's core: it takes a group of alerts from any
-// source, routes it to receivers, renders one card per receiver and hands
-// the resulting Mind requests to the delivery queue. It holds the live
-// configuration and swaps it atomically on reload.
+// source, routes it to receivers and hands one notification per receiver,
+// with the routed group, to the delivery queue; the queue's worker has
+// Render build the card and the Mind request just before the send. It holds
+// the live configuration and swaps it atomically on reload.
 package relay
 
 import (
@@ -42,8 +43,9 @@ type Queue interface {
 
 // AckLookup reports whether a group is acknowledged, so that repeat
 // notifications of an acknowledged group render as such. It may be nil.
-// It is called on the webhook path for every notification: it must answer
-// from memory.
+// It is called on the webhook path for every notification (for ErrSkip,
+// and so that a group's new state ends its ack at once) and again by
+// Render at send time: it must answer from memory.
 type AckLookup interface {
 	// AckFor returns the group's acknowledgement, nil when there is none.
 	// ErrSkip drops the notification: the ack loop already told the
