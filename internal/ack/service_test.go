@@ -3,6 +3,7 @@ package ack
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/mindoffice/mind-relay/internal/alert"
 	"github.com/mindoffice/mind-relay/internal/config"
+	"github.com/mindoffice/mind-relay/internal/delivery"
 	"github.com/mindoffice/mind-relay/internal/mind"
 	"github.com/mindoffice/mind-relay/internal/payload"
 	"github.com/mindoffice/mind-relay/internal/relay"
@@ -26,16 +28,32 @@ import (
 )
 
 // fakeQueue enqueues into the real store (so snapshots are kept as in
-// production) and remembers what it was given.
+// production) and remembers what it was given. A notification queued to be
+// rendered at send time is "sent" at once: rendered with prepare (the
+// relay's), and left out when that says the ack loop sent it already.
 type fakeQueue struct {
-	st store.Store
-	mu sync.Mutex
-	ns []store.Notification
+	st      store.Store
+	prepare func(context.Context, store.Notification) (mind.Request, error)
+	mu      sync.Mutex
+	ns      []store.Notification
 }
 
 func (q *fakeQueue) Submit(ctx context.Context, ns []store.Notification) error {
 	q.mu.Lock()
-	q.ns = append(q.ns, ns...)
+	for _, n := range ns {
+		if len(n.Request.Body) == 0 && q.prepare != nil {
+			req, err := q.prepare(ctx, n)
+			if errors.Is(err, delivery.ErrSkip) {
+				continue
+			}
+			if err != nil {
+				q.mu.Unlock()
+				return err
+			}
+			n.Request = req
+		}
+		q.ns = append(q.ns, n)
+	}
 	q.mu.Unlock()
 	_, err := q.st.Enqueue(ctx, ns)
 	return err
@@ -83,6 +101,7 @@ ack:
 	h.svc, err = New(context.Background(), Options{Store: as, Queue: h.queue, State: func() *relay.State { return st }, Now: func() time.Time { return h.now }}, h.reg)
 	require.NoError(t, err)
 	h.rl = relay.New(st, relay.Options{Queue: h.queue, Acks: h.svc}, prometheus.NewRegistry())
+	h.queue.prepare = h.rl.Render
 	return h
 }
 
@@ -282,4 +301,33 @@ func TestGrafanaTokenStaysWithGrafanaURL(t *testing.T) {
 	src, err = h.svc.source(KindGrafana, "https://grafana.from-payload")
 	require.NoError(t, err)
 	require.Empty(t, src.bearer)
+}
+
+// A notification is rendered when it is sent: one accepted before the
+// group was acknowledged, still queued when the ack came, goes out orange,
+// with the ack's name on it.
+func TestQueuedCardShowsLaterAck(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, "")
+	g := payloadGroup(t, "am-0.25-group-1.json")
+	require.Equal(t, "red", h.accept(t, g))
+
+	render := h.queue.prepare
+	h.queue.prepare = nil // Mind is slow: the repeat stays queued
+	_, err := h.rl.Accept(ctx, g, "oncall")
+	require.NoError(t, err)
+	queued := h.queue.ns[len(h.queue.ns)-1]
+	require.Empty(t, queued.Request.Body, "not rendered on the webhook path")
+
+	out, err := h.svc.ack(ctx, gid(g), who{Name: "Alice", OpenID: "ou_a", Via: "card"}, 0)
+	require.NoError(t, err)
+	require.Equal(t, ResultAcked, out.Result)
+
+	req, err := render(ctx, queued)
+	require.NoError(t, err)
+	var body mind.RobotMessage
+	require.NoError(t, json.Unmarshal(req.Body, &body))
+	require.Contains(t, body.Content, `"template":"orange"`)
+	require.Contains(t, body.Content, "Alice")
+	require.Equal(t, queued.Request.RequestID, req.RequestID)
 }

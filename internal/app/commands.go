@@ -100,7 +100,12 @@ func Render(ctx context.Context, opts RenderOptions) error {
 	enc := json.NewEncoder(opts.Out)
 	enc.SetEscapeHTML(false)
 	for _, n := range ns {
-		if err := enc.Encode(renderLine{Receiver: n.Receiver, Endpoint: n.Request.Endpoint, Body: n.Request.Body}); err != nil {
+		// What the queue's worker would send now.
+		req, err := rl.Render(ctx, n)
+		if err != nil {
+			return err
+		}
+		if err := enc.Encode(renderLine{Receiver: n.Receiver, Endpoint: req.Endpoint, Body: req.Body}); err != nil {
 			return err
 		}
 	}

@@ -92,14 +92,19 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	}()
 	logger.Info("store opened", "driver", cfg.Store.Driver, "path", cfg.Store.Path)
 
-	queue := delivery.New(db, sender, delivery.OptionsFromConfig(cfg.Delivery), reg, logger)
-
-	// The ack loop (card clicks, ack pages, chat commands) keeps its state
-	// beside the outbox and reads the live config through the relay.
+	// Cards are rendered at send time, by the relay, with the live config
+	// and ack state: the webhook only routes and queues. rl is set before
+	// the queue runs.
 	var (
 		rl   *relay.Relay
 		acks *ack.Service
 	)
+	qopts := delivery.OptionsFromConfig(cfg.Delivery)
+	qopts.Prepare = func(ctx context.Context, n store.Notification) (mind.Request, error) { return rl.Render(ctx, n) }
+	queue := delivery.New(db, sender, qopts, reg, logger)
+
+	// The ack loop (card clicks, ack pages, chat commands) keeps its state
+	// beside the outbox and reads the live config through the relay.
 	liveState := func() *relay.State { return rl.State() }
 	relayOpts := relay.Options{Queue: queue, Logger: logger}
 	if as, ok := store.AcksOf(db); ok {

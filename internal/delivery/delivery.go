@@ -73,7 +73,19 @@ type Options struct {
 	Retention time.Duration
 	// Now is the clock (time.Now).
 	Now func() time.Time
+	// Prepare builds the request of a notification queued without a body
+	// (the relay renders its card at send time, from Notification.Group).
+	// It is called by the worker just before the send, at every attempt;
+	// notifications with a body are sent as they are. An error wrapping
+	// ErrSkip records the notification as superseded, unsent; any other
+	// error dead-letters it (rendering is deterministic: it would fail
+	// again). Without Prepare, bodiless notifications are dead-lettered.
+	Prepare func(ctx context.Context, n store.Notification) (mind.Request, error)
 }
+
+// ErrSkip, from Options.Prepare, means the notification need not be sent:
+// what it would say has reached the receiver another way.
+var ErrSkip = errors.New("notification need not be sent")
 
 // OptionsFromConfig turns the delivery section of the configuration into
 // Options.

@@ -292,6 +292,9 @@ func (s *scheduler) account(ctx context.Context, r result, superseded bool) {
 			s.failing = false
 			q.log.Info("mind accepts notifications again")
 		}
+	case store.StateSuperseded:
+		q.m.notifications.WithLabelValues(r.n.Receiver, resultSuperseded).Inc()
+		log.LogAttrs(ctx, slog.LevelDebug, "notification not sent", slog.String("reason", string(r.reason)), slog.Any("err", r.err))
 	case store.StateDead:
 		q.m.notifications.WithLabelValues(r.n.Receiver, resultDeadLettered).Inc()
 		log.LogAttrs(ctx, slog.LevelError, "notification dead-lettered", slog.Int("attempts", o.Attempts),
@@ -331,6 +334,30 @@ func (s *scheduler) housekeeping(ctx context.Context, now time.Time) {
 	}
 }
 
+// Reasons of outcomes decided before any send.
+const (
+	reasonSkipped mind.Reason = "skipped"
+	reasonPrepare mind.Reason = "prepare"
+)
+
+// prepare builds n's request with the Prepare hook.
+func (q *Queue) prepare(ctx context.Context, n store.Notification) (mind.Request, error) {
+	if q.opts.Prepare == nil {
+		return mind.Request{}, errors.New("the notification has no body and the queue cannot render one")
+	}
+	req, err := q.opts.Prepare(ctx, n)
+	if err != nil {
+		return mind.Request{}, err
+	}
+	if len(req.Body) == 0 || req.Endpoint == "" {
+		return mind.Request{}, errors.New("prepared request has no endpoint or body")
+	}
+	// The request id is the row's, whatever was prepared: a resend must be
+	// recognised by Mind as the same message.
+	req.RequestID = n.Request.RequestID
+	return req, nil
+}
+
 // deliver makes one attempt at n, when the rate limit allows, and says
 // what became of it.
 func (q *Queue) deliver(ctx context.Context, n store.Notification) (r result) {
@@ -367,6 +394,25 @@ func (q *Queue) deliver(ctx context.Context, n store.Notification) (r result) {
 	}
 	if err := q.limiter.Wait(ctx); err != nil {
 		return handBack(err)
+	}
+	// Rendered as late as possible: after the rate limit's wait, so that
+	// the card shows the state of things when it leaves.
+	if len(n.Request.Body) == 0 {
+		req, err := q.prepare(ctx, n)
+		switch {
+		case errors.Is(err, ErrSkip):
+			r.err, r.reason = err, reasonSkipped
+			r.outcome = store.Outcome{ID: n.ID, State: store.StateSuperseded, At: q.opts.Now(), Attempts: n.Attempts,
+				Error: n.LastError, SupersededBy: err.Error()}
+			return r
+		case err != nil:
+			err = fmt.Errorf("prepare the request: %w", err)
+			r.err, r.reason = err, reasonPrepare
+			r.outcome = store.Outcome{ID: n.ID, State: store.StateDead, At: q.opts.Now(), Attempts: n.Attempts + 1,
+				Error: err.Error()}
+			return r
+		}
+		n.Request = req
 	}
 	box := q.sender.Load() // never nil once Run runs
 	err := box.Send(ctx, n.Request)

@@ -65,6 +65,21 @@ type Request struct {
 	Body      json.RawMessage `json:"body"`
 }
 
+// CardEndpoint is the endpoint NewCardRequest would use for these
+// recipients, for a request whose body is built later.
+func CardEndpoint(openIDs []string, allSubscribers bool) (string, error) {
+	switch {
+	case allSubscribers:
+		return EndpointSendMessage, nil
+	case len(openIDs) > 0:
+		return EndpointRobotMessage, nil
+	default:
+		return "", errNobody
+	}
+}
+
+var errNobody = errors.New("no open_ids and not all_subscribers: nobody to send to")
+
 // NewCardRequest builds the request that sends an interactive card's JSON
 // (content) to openIDs, or to every subscribed user when allSubscribers.
 func NewCardRequest(requestID string, openIDs []string, allSubscribers bool, content string) (Request, error) {
@@ -80,7 +95,7 @@ func NewCardRequest(requestID string, openIDs []string, allSubscribers bool, con
 		endpoint = EndpointRobotMessage
 		body = RobotMessage{ReceiveOpenIDs: openIDs, MsgType: MsgTypeInteractive, Content: content}
 	default:
-		return Request{}, errors.New("no open_ids and not all_subscribers: nobody to send to")
+		return Request{}, errNobody
 	}
 	b, err := json.Marshal(body)
 	if err != nil {

@@ -1,11 +1,13 @@
 // Package relay is the gateway's core: it takes a group of alerts from any
-// source, routes it to receivers, renders one card per receiver and hands
-// the resulting Mind requests to the delivery queue. It holds the live
-// configuration and swaps it atomically on reload.
+// source, routes it to receivers and hands one notification per receiver,
+// with the routed group, to the delivery queue; the queue's worker has
+// Render build the card and the Mind request just before the send. It holds
+// the live configuration and swaps it atomically on reload.
 package relay
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,8 +43,9 @@ type Queue interface {
 
 // AckLookup reports whether a group is acknowledged, so that repeat
 // notifications of an acknowledged group render as such. It may be nil.
-// It is called on the webhook path for every notification: it must answer
-// from memory.
+// It is called on the webhook path for every notification (for ErrSkip,
+// and so that a group's new state ends its ack at once) and again by
+// Render at send time: it must answer from memory.
 type AckLookup interface {
 	// AckFor returns the group's acknowledgement, nil when there is none.
 	// ErrSkip drops the notification: the ack loop already told the
@@ -71,12 +74,13 @@ var ErrInvalid = errors.New("notification is invalid")
 
 // Relay routes, renders and enqueues.
 type Relay struct {
-	state  atomic.Pointer[State]
-	queue  Queue
-	acks   AckLookup
-	log    *slog.Logger
-	now    func() time.Time
-	alerts *prometheus.CounterVec
+	state   atomic.Pointer[State]
+	queue   Queue
+	acks    AckLookup
+	log     *slog.Logger
+	now     func() time.Time
+	alerts  *prometheus.CounterVec
+	renders prometheus.Counter
 }
 
 // Options are the relay's collaborators.
@@ -104,6 +108,10 @@ func New(st *State, opts Options, reg prometheus.Registerer) *Relay {
 			Name: "mind_relay_alerts_received_total",
 			Help: "Alerts received in webhooks, by source and status (firing, resolved, invalid).",
 		}, []string{"source", "status"}),
+		renders: promauto.With(reg).NewCounter(prometheus.CounterOpts{
+			Name: "mind_relay_cards_rendered_total",
+			Help: "Cards rendered for notifications, at send time (a notification superseded before its send is never rendered).",
+		}),
 	}
 	r.state.Store(st)
 	return r
@@ -123,7 +131,8 @@ func (r *Relay) CountInvalid(src alert.Source, n int) {
 	}
 }
 
-// Accept routes and renders g and submits the notifications. receiver,
+// Accept routes g and submits the notifications; their cards are
+// rendered when they are sent (Render). receiver,
 // when not empty, bypasses the route tree. It returns the number of
 // notifications accepted.
 func (r *Relay) Accept(ctx context.Context, g *alert.Group, receiver string) (int, error) {
@@ -143,8 +152,8 @@ func (r *Relay) Accept(ctx context.Context, g *alert.Group, receiver string) (in
 	return len(ns), nil
 }
 
-// Prepare routes and renders g with st without submitting anything; the
-// render command prints what it returns.
+// Prepare routes g with st without submitting anything. The requests it
+// returns have no body yet: Render builds it, at send time.
 func (r *Relay) Prepare(ctx context.Context, st *State, g *alert.Group, receiver string) ([]store.Notification, error) {
 	var routed []route.Routed
 	if receiver != "" {
@@ -170,6 +179,24 @@ func (r *Relay) Prepare(ctx context.Context, st *State, g *alert.Group, receiver
 	return ns, nil
 }
 
+// groupVersion is the format of groupData.
+const groupVersion = 1
+
+// groupData is what a notification's card is rendered from at send time
+// (store.Notification.Group): the routed group and who it went to when it
+// was accepted, should a reload remove the receiver before the send. It has
+// the shape of the ack package's snapshot.
+type groupData struct {
+	V              int          `json:"v"`
+	Group          *alert.Group `json:"group"`
+	OpenIDs        []string     `json:"open_ids,omitempty"`
+	AllSubscribers bool         `json:"all_subscribers,omitempty"`
+}
+
+// notification routes one group to its receiver and queues it, with the
+// group to render its card from at send time. Only what must be decided
+// now is: who gets it (the stream, the endpoint) and whether the ack loop
+// already sent it.
 func (r *Relay) notification(ctx context.Context, st *State, rt route.Routed, now time.Time) (store.Notification, error) {
 	recv := st.Config.ReceiverByName(rt.Receiver)
 	if recv == nil {
@@ -178,36 +205,30 @@ func (r *Relay) notification(ctx context.Context, st *State, rt route.Routed, no
 	g := rt.Group
 	id := uuid.NewString()
 	groupID := alert.GroupID(g.Source, g.Key(), recv.Name)
-	in := render.Input{Receiver: recv, GroupID: groupID, NotificationID: id}
+	endpoint, err := mind.CardEndpoint(recv.OpenIDs, recv.AllSubscribers)
+	if err != nil {
+		return store.Notification{}, fmt.Errorf("receiver %q: %w", recv.Name, err)
+	}
 	var snapshot []byte
 	if r.acks != nil {
-		ack, err := r.acks.AckFor(ctx, groupID, g)
-		switch {
-		case errors.Is(err, ErrSkip):
+		// Asked here too, not only at send time: a resolution the ack
+		// loop sent already is not queued at all (nor does it overwrite
+		// the group's snapshot), and an ack that this group ends is ended
+		// now, not when the card leaves. AckFor answers from memory.
+		_, err := r.acks.AckFor(ctx, groupID, g)
+		if errors.Is(err, ErrSkip) {
 			r.log.Debug("notification dropped: the ack loop sent it already", "group_id", groupID, "receiver", recv.Name)
 			return store.Notification{}, err
-		case err != nil:
-			// An ack we cannot read must not stop the page: render it red.
-			r.log.Warn("reading ack state failed; rendering unacknowledged", "group_id", groupID, "err", err)
 		}
-		in.Ack = ack
 		if snapshot, err = r.acks.Snapshot(g, recv); err != nil {
 			// Without a snapshot the group cannot be acked until the
 			// next notification; the page itself goes out.
 			r.log.Warn("cannot encode the group for acks", "group_id", groupID, "err", err)
 		}
 	}
-	c, err := st.Renderer.Render(g, in)
+	data, err := json.Marshal(groupData{V: groupVersion, Group: g, OpenIDs: recv.OpenIDs, AllSubscribers: recv.AllSubscribers})
 	if err != nil {
-		return store.Notification{}, fmt.Errorf("render card for receiver %q: %w", recv.Name, err)
-	}
-	content, err := c.JSON()
-	if err != nil {
-		return store.Notification{}, err
-	}
-	req, err := mind.NewCardRequest(id, recv.OpenIDs, recv.AllSubscribers, content)
-	if err != nil {
-		return store.Notification{}, fmt.Errorf("receiver %q: %w", recv.Name, err)
+		return store.Notification{}, fmt.Errorf("encode the group for receiver %q: %w", recv.Name, err)
 	}
 	return store.Notification{
 		ID:        id,
@@ -215,8 +236,58 @@ func (r *Relay) notification(ctx context.Context, st *State, rt route.Routed, no
 		Receiver:  recv.Name,
 		Source:    string(g.Source),
 		Status:    g.Status,
-		Request:   req,
+		Request:   mind.Request{Endpoint: endpoint, RequestID: id},
+		Group:     data,
 		CreatedAt: now,
 		Snapshot:  snapshot,
 	}, nil
+}
+
+// Render builds the Mind request of a notification queued by Prepare,
+// with the live state: the receiver, templates and ack state as they are
+// now. It is the delivery queue's Prepare hook. A receiver a reload
+// removed gets the card with the default templates, sent to whom it went
+// when the notification was accepted. An error wrapping ErrSkip means the
+// ack loop sent it already; any other error is permanent.
+func (r *Relay) Render(ctx context.Context, n store.Notification) (mind.Request, error) {
+	var d groupData
+	if err := json.Unmarshal(n.Group, &d); err != nil {
+		return mind.Request{}, fmt.Errorf("decode the queued group: %w", err)
+	}
+	if d.V != groupVersion || d.Group == nil {
+		return mind.Request{}, fmt.Errorf("queued group has unknown format %d", d.V)
+	}
+	st := r.State()
+	recv := st.Config.ReceiverByName(n.Receiver)
+	if recv == nil {
+		r.log.Warn("receiver removed by a reload; sending its queued card to its recipients as accepted",
+			"receiver", n.Receiver, "id", n.ID)
+		recv = &config.Receiver{Name: n.Receiver, OpenIDs: d.OpenIDs, AllSubscribers: d.AllSubscribers}
+	}
+	in := render.Input{Receiver: recv, GroupID: n.GroupID, NotificationID: n.ID}
+	if r.acks != nil {
+		ack, err := r.acks.AckFor(ctx, n.GroupID, d.Group)
+		switch {
+		case errors.Is(err, ErrSkip):
+			return mind.Request{}, fmt.Errorf("%w: %w", delivery.ErrSkip, err)
+		case err != nil:
+			// An ack we cannot read must not stop the page: render it red.
+			r.log.Warn("reading ack state failed; rendering unacknowledged", "group_id", n.GroupID, "err", err)
+		}
+		in.Ack = ack
+	}
+	r.renders.Inc()
+	c, err := st.Renderer.Render(d.Group, in)
+	if err != nil {
+		return mind.Request{}, fmt.Errorf("render card for receiver %q: %w", recv.Name, err)
+	}
+	content, err := c.JSON()
+	if err != nil {
+		return mind.Request{}, err
+	}
+	req, err := mind.NewCardRequest(n.Request.RequestID, recv.OpenIDs, recv.AllSubscribers, content)
+	if err != nil {
+		return mind.Request{}, fmt.Errorf("receiver %q: %w", recv.Name, err)
+	}
+	return req, nil
 }

@@ -67,6 +67,11 @@ var migrations = []migration{
 		)`,
 	}},
 	ackMigration, // acks.go
+	// The routed alert group a card is rendered from at send time; empty
+	// for rows whose body was rendered before they were queued.
+	{version: 3, name: "render at send", stmts: []string{
+		`ALTER TABLE notifications ADD COLUMN group_data BLOB`,
+	}},
 }
 
 // migrate brings db to the last version of migs.

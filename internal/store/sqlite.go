@@ -124,7 +124,7 @@ func (s *sqliteStore) Close() error {
 
 // columns are read by scan, in this order.
 const columns = `seq, id, group_id, receiver, source, status, endpoint, request_id, body, state,
-	created_at, queued_at, attempts, next_attempt_at, last_error, updated_at, delivered_at, superseded_by, replays`
+	created_at, queued_at, attempts, next_attempt_at, last_error, updated_at, delivered_at, superseded_by, replays, group_data`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -138,10 +138,15 @@ func scan(r scanner) (Notification, error) {
 	)
 	if err := r.Scan(&n.Seq, &n.ID, &n.GroupID, &n.Receiver, &n.Source, &n.Status, &n.Request.Endpoint,
 		&n.Request.RequestID, &body, &state, &created, &queued, &n.Attempts, &next, &n.LastError,
-		&updated, &delivered, &n.SupersededBy, &n.Replays); err != nil {
+		&updated, &delivered, &n.SupersededBy, &n.Replays, &n.Group); err != nil {
 		return Notification{}, err
 	}
-	n.Request.Body = json.RawMessage(body)
+	if len(body) > 0 {
+		n.Request.Body = json.RawMessage(body)
+	}
+	if len(n.Group) == 0 {
+		n.Group = nil
+	}
 	n.State = State(state)
 	n.CreatedAt = fromNanos(created)
 	n.QueuedAt = fromNanos(queued)
@@ -235,8 +240,8 @@ func (s *sqliteStore) Enqueue(ctx context.Context, ns []Notification) (Changes, 
 		ch = Changes{}
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO notifications
 			(id, group_id, receiver, source, status, endpoint, request_id, body, state,
-			 created_at, queued_at, attempts, next_attempt_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, 0, ?, ?)
+			 created_at, queued_at, attempts, next_attempt_at, updated_at, group_data)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, 0, ?, ?, ?)
 			ON CONFLICT (id) DO NOTHING`)
 		if err != nil {
 			return err
@@ -245,9 +250,17 @@ func (s *sqliteStore) Enqueue(ctx context.Context, ns []Notification) (Changes, 
 		streams := newStreamSet()
 		var inserted []Notification
 		for _, n := range prepared {
+			body := []byte(n.Request.Body)
+			if body == nil {
+				body = []byte{} // rendered at send time; the column is NOT NULL
+			}
+			var group []byte
+			if len(n.Group) > 0 {
+				group = n.Group
+			}
 			res, err := ins.ExecContext(ctx, n.ID, n.GroupID, n.Receiver, n.Source, n.Status,
-				n.Request.Endpoint, n.Request.RequestID, []byte(n.Request.Body),
-				nanos(n.CreatedAt), nanos(n.QueuedAt), nanos(n.NextAttemptAt), nanos(now))
+				n.Request.Endpoint, n.Request.RequestID, body,
+				nanos(n.CreatedAt), nanos(n.QueuedAt), nanos(n.NextAttemptAt), nanos(now), group)
 			if err != nil {
 				return fmt.Errorf("insert %s: %w", n.ID, err)
 			}
@@ -394,7 +407,7 @@ func (s *sqliteStore) Complete(ctx context.Context, outcomes []Outcome) (Changes
 	}
 	for _, o := range outcomes {
 		switch o.State {
-		case StateDelivered, StatePending, StateDead:
+		case StateDelivered, StatePending, StateDead, StateSuperseded:
 		default:
 			return ch, fmt.Errorf("complete %s: outcome state %q", o.ID, o.State)
 		}
@@ -423,6 +436,11 @@ func (s *sqliteStore) Complete(ctx context.Context, outcomes []Outcome) (Changes
 					SET state = 'dead', attempts = ?, last_error = ?, updated_at = ?
 					WHERE id = ? AND state = 'sending' RETURNING receiver, group_id`,
 					o.Attempts, o.Error, nanos(o.At), o.ID).Scan(&receiver, &group)
+			case StateSuperseded:
+				err = tx.QueryRowContext(ctx, `UPDATE notifications
+					SET state = 'superseded', attempts = ?, last_error = ?, updated_at = ?, superseded_by = ?
+					WHERE id = ? AND state = 'sending' RETURNING receiver, group_id`,
+					o.Attempts, o.Error, nanos(o.At), o.SupersededBy, o.ID).Scan(&receiver, &group)
 			}
 			if errors.Is(err, sql.ErrNoRows) {
 				continue // not in flight (any more): nothing to record

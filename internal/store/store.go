@@ -64,9 +64,15 @@ type Notification struct {
 	Receiver string
 	Source   string // "alertmanager", "grafana": informational
 	Status   string // "firing", "resolved": informational
-	// Request is sent as is. Its RequestID is Mind's x-request-id: kept
-	// across retries and restarts; defaults to ID.
+	// Request is sent as is when its Body is set. Its RequestID is Mind's
+	// x-request-id: kept across retries and restarts; defaults to ID.
+	// With an empty Body the card is rendered at send time from Group
+	// (the delivery queue's Prepare hook); Endpoint is set either way.
 	Request mind.Request
+	// Group, when set, is the routed alert group (and who it goes to) as
+	// the relay encodes it, kept with the row and read back with it: what
+	// the card is rendered from at send time. Opaque here.
+	Group []byte
 	// Snapshot, when set, is the alert group this notification is about,
 	// as the ack package encodes it. Enqueue keeps it, in the same
 	// transaction, as the group's latest snapshot (AckStore.Snapshot): what
@@ -108,8 +114,11 @@ type Changes struct {
 // Outcome is the result of one claimed notification, reported back with
 // Complete.
 type Outcome struct {
-	ID    string
-	State State     // StateDelivered, StatePending (try again) or StateDead
+	ID string
+	// State is StateDelivered, StatePending (try again), StateDead, or
+	// StateSuperseded: not sent because something else already told the
+	// receiver (the ack loop sent its card).
+	State State
 	At    time.Time // when it happened
 	// Attempts is the notification's attempt count after this outcome.
 	Attempts int
@@ -117,6 +126,8 @@ type Outcome struct {
 	NextAttemptAt time.Time
 	// Error is the last error (StatePending, StateDead).
 	Error string
+	// SupersededBy says what replaced it (StateSuperseded).
+	SupersededBy string
 }
 
 // Stats is the shape of the queue.
@@ -267,7 +278,9 @@ func (n Notification) Validate() error {
 		return fmt.Errorf("notification %s has no endpoint", n.ID)
 	case n.Request.RequestID == "":
 		return fmt.Errorf("notification %s has no request id", n.ID)
-	case !json.Valid(n.Request.Body):
+	case len(n.Request.Body) == 0 && len(n.Group) == 0:
+		return fmt.Errorf("notification %s has neither a request body nor a group to render it from", n.ID)
+	case len(n.Request.Body) > 0 && !json.Valid(n.Request.Body):
 		return fmt.Errorf("notification %s: request body is not JSON", n.ID)
 	}
 	return nil

@@ -497,3 +497,34 @@ func TestConcurrentProcessesShareTheFile(t *testing.T) {
 	require.Equal(t, 1, ch.Count)
 	require.Equal(t, StatePending, state(t, a, "x").State)
 }
+
+// A row queued to be rendered at send time has no body but its group, and
+// reads back with both as written; a skipped send can be recorded as
+// superseded.
+func TestGroupRowRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Options{Path: filepath.Join(t.TempDir(), "relay.db")})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+
+	n := Notification{ID: "n1", GroupID: "g", Receiver: "r",
+		Request: mind.Request{Endpoint: mind.EndpointRobotMessage, RequestID: "n1"},
+		Group:   []byte(`{"v":1}`)}
+	_, err = s.Enqueue(ctx, []Notification{n})
+	require.NoError(t, err)
+	_, err = s.Enqueue(ctx, []Notification{{ID: "bad", Receiver: "r", Request: mind.Request{Endpoint: "x"}}})
+	require.ErrorContains(t, err, "neither a request body nor a group")
+
+	got, err := s.Claim(ctx, time.Now(), 1)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Nil(t, got[0].Request.Body)
+	require.JSONEq(t, `{"v":1}`, string(got[0].Group))
+
+	_, err = s.Complete(ctx, []Outcome{{ID: "n1", State: StateSuperseded, At: time.Now(), SupersededBy: "ack loop"}})
+	require.NoError(t, err)
+	got1, err := s.Get(ctx, "n1")
+	require.NoError(t, err)
+	require.Equal(t, StateSuperseded, got1.State)
+	require.Equal(t, "ack loop", got1.SupersededBy)
+}

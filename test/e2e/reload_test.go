@@ -121,3 +121,48 @@ func TestMetricsExposeNoSecret(t *testing.T) {
 		require.NotContains(t, l, "am-token-123")
 	}
 }
+
+// Cards are rendered when they leave: a notification queued while Mind is
+// down goes to its receiver as the config says when it is sent. A
+// receiver that a reload removed meanwhile still gets its card, sent to
+// the open_ids it had when the webhook was accepted.
+func TestQueuedCardsFollowReload(t *testing.T) {
+	fake := mindtest.NewServer(t)
+	relay := startRelay(t, fake, baseConfig(""))
+	path := filepath.Join(relay.Dir, "relay.yaml")
+	auth := map[string]string{"Authorization": "Bearer am-token-123"}
+	firing := readTestdata(t, "alertmanager/am-0.25-firing.json") // team=db → db-oncall
+
+	fake.SetDown(true)
+	code, body := post(t, relay.URL+"/webhook/alertmanager", firing, auth)
+	require.Equal(t, http.StatusOK, code, body)
+	code, body = post(t, relay.URL+"/webhook/alertmanager/payments", firing, auth)
+	require.Equal(t, http.StatusOK, code, body)
+	require.Eventually(t, func() bool { return fake.TotalAttempts() >= 2 }, 10*time.Second, 10*time.Millisecond)
+
+	// db-oncall is removed; payments gets a new person.
+	good, err := os.ReadFile(path)
+	require.NoError(t, err)
+	next := strings.Replace(string(good), "receiver: db-oncall", "receiver: default", 1)
+	next = strings.Replace(next, "  - name: db-oncall\n    open_ids: [ou_db1, ou_db2]\n", "", 1)
+	next = strings.Replace(next, "open_ids: [ou_pay]", "open_ids: [ou_pay2]", 1)
+	require.NotEqual(t, string(good), next)
+	require.NoError(t, os.WriteFile(path, []byte(next), 0o600))
+	resp, err := http.Post(relay.URL+"/-/reload", "", nil)
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
+
+	fake.SetDown(false)
+	msgs, err := fake.WaitForMessages(2, 10*time.Second)
+	require.NoError(t, err)
+	var got [][]string
+	for _, m := range msgs {
+		got = append(got, m.Robot.ReceiveOpenIDs)
+		require.NotNil(t, m.Card)
+		require.Contains(t, m.Card.Header.Title.Content, "HighCPU")
+	}
+	require.ElementsMatch(t, [][]string{{"ou_db1", "ou_db2"}, {"ou_pay2"}}, got)
+	require.Contains(t, relay.Logs.String(), "receiver removed by a reload")
+}
