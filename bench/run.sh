@@ -51,9 +51,12 @@ PAYLOAD="$PAYLOAD" wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s bench/post.lua 
 echo "== relay (durable queue on)"
 PAYLOAD="$PAYLOAD" wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s bench/post.lua http://127.0.0.1:19095/webhook/alertmanager | grep -E "Requests/sec|Latency|50%|99%|Non-2xx"
 echo "   relay RSS after the run: $(ps -o rss= -p "${pids[2]}") KiB"
+echo "== relay, every request a distinct group (nothing superseded: all rendered and sent)"
+PAYLOAD="$PAYLOAD" wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s bench/post-distinct.lua http://127.0.0.1:19095/webhook/alertmanager | grep -E "Requests/sec|Latency|50%|99%|Non-2xx"
+echo "   relay RSS after the run: $(ps -o rss= -p "${pids[2]}") KiB"
 
 # Let the queue drain the throughput run before measuring latency.
-for _ in $(seq 300); do
+for _ in $(seq 600); do
   depth=$(curl -s http://127.0.0.1:19095/metrics | awk '/^mind_relay_queue_depth /{print $2}')
   [ "${depth:-0}" = "0" ] && break
   sleep 0.2
