@@ -6,8 +6,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/mindoffice/mind-relay/internal/alert"
 	"github.com/mindoffice/mind-relay/internal/config"
+	"github.com/mindoffice/mind-relay/internal/relay"
 	"github.com/mindoffice/mind-relay/internal/render"
 	"github.com/mindoffice/mind-relay/internal/store"
 )
@@ -143,41 +143,19 @@ func decodeRecord(ar store.AckRecord) (*record, error) {
 	return &r, nil
 }
 
-// snapshotVersion is the format of snapshotData.
-const snapshotVersion = 1
-
-// snapshotData is a group as sent to a receiver, kept for acks: the group
-// itself and who it went to.
-type snapshotData struct {
-	V              int          `json:"v"`
-	Group          *alert.Group `json:"group"`
-	OpenIDs        []string     `json:"open_ids,omitempty"`
-	AllSubscribers bool         `json:"all_subscribers,omitempty"`
-}
-
-// snapshot is a decoded store.Snapshot.
+// snapshot is a decoded store.Snapshot: a group as sent to a receiver,
+// kept for acks (relay.GroupData).
 type snapshot struct {
 	store.Snapshot
-	snapshotData
-}
-
-func encodeSnapshot(g *alert.Group, rc *config.Receiver) ([]byte, error) {
-	d := snapshotData{V: snapshotVersion, Group: g}
-	if rc != nil {
-		d.OpenIDs, d.AllSubscribers = rc.OpenIDs, rc.AllSubscribers
-	}
-	return json.Marshal(d)
+	relay.GroupData
 }
 
 func decodeSnapshot(sn store.Snapshot) (*snapshot, error) {
-	s := &snapshot{Snapshot: sn}
-	if err := json.Unmarshal(sn.Data, &s.snapshotData); err != nil {
-		return nil, fmt.Errorf("decode snapshot of %s: %w", sn.GroupID, err)
+	d, err := relay.DecodeGroup(sn.Data)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot of %s: %w", sn.GroupID, err)
 	}
-	if s.V != snapshotVersion || s.Group == nil {
-		return nil, fmt.Errorf("snapshot of %s: unknown format %d", sn.GroupID, s.V)
-	}
-	return s, nil
+	return &snapshot{Snapshot: sn, GroupData: *d}, nil
 }
 
 // receiver is the relay receiver the group goes to: the live one, or the

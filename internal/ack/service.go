@@ -36,7 +36,6 @@ import (
 
 	"github.com/mindoffice/mind-relay/internal/alert"
 	"github.com/mindoffice/mind-relay/internal/card"
-	"github.com/mindoffice/mind-relay/internal/config"
 	"github.com/mindoffice/mind-relay/internal/mind"
 	"github.com/mindoffice/mind-relay/internal/relay"
 	"github.com/mindoffice/mind-relay/internal/render"
@@ -190,11 +189,8 @@ func (s *Service) poke() {
 
 // Snapshot implements relay.AckLookup. With acks off (no ack.secret)
 // there is nothing to act on later, and nothing is kept.
-func (s *Service) Snapshot(g *alert.Group, rc *config.Receiver) ([]byte, error) {
-	if !s.state().Config.Ack.Enabled() {
-		return nil, nil
-	}
-	return encodeSnapshot(g, rc)
+func (s *Service) KeepsSnapshots() bool {
+	return s.state().Config.Ack.Enabled()
 }
 
 // AckFor implements relay.AckLookup from memory: the webhook path never
@@ -482,7 +478,7 @@ func (s *Service) queueCard(ctx context.Context, snap *snapshot, g *alert.Group,
 		n.GroupID = snap.GroupID + ackStream
 	}
 	if withSnapshot {
-		if n.Snapshot, err = encodeSnapshot(g, rc); err != nil {
+		if n.Snapshot, err = relay.EncodeGroup(g, rc); err != nil {
 			return err
 		}
 	}

@@ -16,11 +16,7 @@ func (s *Server) requireAdmin(c *gin.Context) {
 		s.fail(c, &Error{Status: http.StatusForbidden, Msg: "the admin API is disabled: set admin.token"})
 		return
 	}
-	scheme, cred, ok := strings.Cut(c.GetHeader("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || !secretEqual(strings.TrimSpace(cred), token.Value()) {
-		s.authFail.WithLabelValues("admin").Inc()
-		c.Header("WWW-Authenticate", `Bearer realm="mind-relay-admin"`)
-		s.fail(c, errUnauthorized)
+	if !s.adminAuthorized(c, token.Value(), "admin") {
 		return
 	}
 	if s.deps.DLQ == nil {
@@ -28,6 +24,19 @@ func (s *Server) requireAdmin(c *gin.Context) {
 		return
 	}
 	c.Next()
+}
+
+// adminAuthorized checks the request's Bearer token against token in
+// constant time; on a mismatch it answers 401, counts it and says false.
+func (s *Server) adminAuthorized(c *gin.Context, token, endpoint string) bool {
+	scheme, cred, ok := strings.Cut(c.GetHeader("Authorization"), " ")
+	if ok && strings.EqualFold(scheme, "Bearer") && secretEqual(strings.TrimSpace(cred), token) {
+		return true
+	}
+	s.authFail.WithLabelValues(endpoint).Inc()
+	c.Header("WWW-Authenticate", `Bearer realm="mind-relay-admin"`)
+	s.fail(c, errUnauthorized)
+	return false
 }
 
 // deadLetter is a dead-lettered notification as the admin API shows it.

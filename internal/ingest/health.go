@@ -30,11 +30,7 @@ func (s *Server) ready(c *gin.Context) {
 // and tell them what it found.
 func (s *Server) reload(c *gin.Context) {
 	if token := s.deps.Relay.State().Config.Admin.Token; token != "" {
-		scheme, cred, ok := strings.Cut(c.GetHeader("Authorization"), " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || !secretEqual(strings.TrimSpace(cred), token.Value()) {
-			s.authFail.WithLabelValues("reload").Inc()
-			c.Header("WWW-Authenticate", `Bearer realm="mind-relay-admin"`)
-			s.fail(c, errUnauthorized)
+		if !s.adminAuthorized(c, token.Value(), "reload") {
 			return
 		}
 	} else if ip := net.ParseIP(c.RemoteIP()); ip == nil || !ip.IsLoopback() {

@@ -51,9 +51,10 @@ type AckLookup interface {
 	// ErrSkip drops the notification: the ack loop already told the
 	// receiver (it sent the resolved card itself).
 	AckFor(ctx context.Context, groupID string, g *alert.Group) (*render.AckInfo, error)
-	// Snapshot encodes the group as sent to receiver, for the ack loop to
-	// act on later; it is stored in the same commit as the notification.
-	Snapshot(g *alert.Group, receiver *config.Receiver) ([]byte, error)
+	// KeepsSnapshots says whether the ack loop wants the group's latest
+	// state (the notification's encoded group, EncodeGroup) kept as its
+	// snapshot, in the same commit as the notification.
+	KeepsSnapshots() bool
 }
 
 // ErrSkip, from AckLookup.AckFor, drops a notification that would repeat
@@ -179,18 +180,43 @@ func (r *Relay) Prepare(ctx context.Context, st *State, g *alert.Group, receiver
 	return ns, nil
 }
 
-// groupVersion is the format of groupData.
+// groupVersion is the format of GroupData.
 const groupVersion = 1
 
-// groupData is what a notification's card is rendered from at send time
-// (store.Notification.Group): the routed group and who it went to when it
-// was accepted, should a reload remove the receiver before the send. It has
-// the shape of the ack package's snapshot.
-type groupData struct {
+// GroupData is what a notification's card is rendered from at send time
+// (store.Notification.Group), and what the ack loop keeps as a group's
+// snapshot: the routed group and who it went to when it was accepted,
+// should a reload remove the receiver before the send.
+type GroupData struct {
 	V              int          `json:"v"`
 	Group          *alert.Group `json:"group"`
 	OpenIDs        []string     `json:"open_ids,omitempty"`
 	AllSubscribers bool         `json:"all_subscribers,omitempty"`
+}
+
+// EncodeGroup encodes g as routed to rc.
+func EncodeGroup(g *alert.Group, rc *config.Receiver) ([]byte, error) {
+	d := GroupData{V: groupVersion, Group: g}
+	if rc != nil {
+		d.OpenIDs, d.AllSubscribers = rc.OpenIDs, rc.AllSubscribers
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("encode the group: %w", err)
+	}
+	return b, nil
+}
+
+// DecodeGroup reads what EncodeGroup wrote.
+func DecodeGroup(b []byte) (*GroupData, error) {
+	var d GroupData
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("decode the group: %w", err)
+	}
+	if d.V != groupVersion || d.Group == nil {
+		return nil, fmt.Errorf("group has unknown format %d", d.V)
+	}
+	return &d, nil
 }
 
 // notification routes one group to its receiver and queues it, with the
@@ -209,6 +235,10 @@ func (r *Relay) notification(ctx context.Context, st *State, rt route.Routed, no
 	if err != nil {
 		return store.Notification{}, fmt.Errorf("receiver %q: %w", recv.Name, err)
 	}
+	data, err := EncodeGroup(g, recv)
+	if err != nil {
+		return store.Notification{}, fmt.Errorf("receiver %q: %w", recv.Name, err)
+	}
 	var snapshot []byte
 	if r.acks != nil {
 		// Asked here too, not only at send time: a resolution the ack
@@ -220,15 +250,9 @@ func (r *Relay) notification(ctx context.Context, st *State, rt route.Routed, no
 			r.log.Debug("notification dropped: the ack loop sent it already", "group_id", groupID, "receiver", recv.Name)
 			return store.Notification{}, err
 		}
-		if snapshot, err = r.acks.Snapshot(g, recv); err != nil {
-			// Without a snapshot the group cannot be acked until the
-			// next notification; the page itself goes out.
-			r.log.Warn("cannot encode the group for acks", "group_id", groupID, "err", err)
+		if r.acks.KeepsSnapshots() {
+			snapshot = data // the same bytes: encoded once
 		}
-	}
-	data, err := json.Marshal(groupData{V: groupVersion, Group: g, OpenIDs: recv.OpenIDs, AllSubscribers: recv.AllSubscribers})
-	if err != nil {
-		return store.Notification{}, fmt.Errorf("encode the group for receiver %q: %w", recv.Name, err)
 	}
 	return store.Notification{
 		ID:        id,
@@ -250,12 +274,9 @@ func (r *Relay) notification(ctx context.Context, st *State, rt route.Routed, no
 // when the notification was accepted. An error wrapping ErrSkip means the
 // ack loop sent it already; any other error is permanent.
 func (r *Relay) Render(ctx context.Context, n store.Notification) (mind.Request, error) {
-	var d groupData
-	if err := json.Unmarshal(n.Group, &d); err != nil {
-		return mind.Request{}, fmt.Errorf("decode the queued group: %w", err)
-	}
-	if d.V != groupVersion || d.Group == nil {
-		return mind.Request{}, fmt.Errorf("queued group has unknown format %d", d.V)
+	d, err := DecodeGroup(n.Group)
+	if err != nil {
+		return mind.Request{}, fmt.Errorf("queued group: %w", err)
 	}
 	st := r.State()
 	recv := st.Config.ReceiverByName(n.Receiver)
