@@ -447,11 +447,11 @@ func (s *Service) render(snap *snapshot, g *alert.Group, info *render.AckInfo, n
 
 // queueCard sends g's card to the group's receiver through the queue, in
 // the group's stream. withSnapshot makes g the group's snapshot too.
-// ackStream suffixes the queue stream of ack-state cards.
-const ackStream = "/ack"
-
 func (s *Service) queueCard(ctx context.Context, snap *snapshot, g *alert.Group, info *render.AckInfo, withSnapshot bool) error {
 	id := uuid.NewString()
+	if !withSnapshot {
+		return s.queueAckCard(ctx, snap, g, info, id)
+	}
 	c, err := s.render(snap, g, info, id)
 	if err != nil {
 		return err
@@ -469,20 +469,65 @@ func (s *Service) queueCard(ctx context.Context, snap *snapshot, g *alert.Group,
 		ID: id, GroupID: snap.GroupID, Receiver: snap.Receiver, Source: snap.Source,
 		Status: statusOf(g), Request: req, CreatedAt: s.now(),
 	}
-	if !withSnapshot {
-		// A confirmation (or the card after an unack) only reports the ack
-		// state. In the group's own stream it would supersede a resolved
-		// card that came in meanwhile and was not yet sent, and the
-		// resolution would never be shown; in a stream of its own it only
-		// supersedes older ack-state cards of the group.
-		n.GroupID = snap.GroupID + ackStream
-	}
-	if withSnapshot {
-		if n.Snapshot, err = relay.EncodeGroup(g, rc); err != nil {
-			return err
-		}
+	if n.Snapshot, err = relay.EncodeGroup(g, rc); err != nil {
+		return err
 	}
 	return s.queue.Submit(ctx, []store.Notification{n})
+}
+
+// queueAckCard queues a card that only reports the ack state: the
+// confirmation (info set) or the group paging again after an unack. It
+// goes in a stream of its own (relay.AckStream): in the group's stream it
+// would supersede a resolved notification that came in meanwhile. It is
+// rendered when it is sent (AckCard decides how, or to skip it), so that
+// once the group has moved on — resolved, acked again, unacked — it never
+// tells an older story after the group's own cards.
+func (s *Service) queueAckCard(ctx context.Context, snap *snapshot, g *alert.Group, info *render.AckInfo, id string) error {
+	rc := snap.receiver(s.state().Config)
+	endpoint, err := mind.CardEndpoint(rc.OpenIDs, rc.AllSubscribers)
+	if err != nil {
+		return err
+	}
+	data, err := relay.EncodeGroup(g, rc)
+	if err != nil {
+		return err
+	}
+	kind := relay.AckCardRepage
+	if info != nil {
+		kind = relay.AckCardConfirm
+	}
+	return s.queue.Submit(ctx, []store.Notification{{
+		ID: id, GroupID: snap.GroupID + relay.AckStream, Receiver: snap.Receiver, Source: snap.Source,
+		Status: kind, Request: mind.Request{Endpoint: endpoint, RequestID: id}, Group: data, CreatedAt: s.now(),
+	}})
+}
+
+// AckCard implements relay.AckLookup for ack-state cards at send time. A
+// confirmation goes out only while the group is still acknowledged and
+// firing, with the ack as it is now; a repage only while the group fires
+// and nobody has acknowledged it again.
+func (s *Service) AckCard(ctx context.Context, groupID, kind string) (*render.AckInfo, bool) {
+	r := s.get(groupID)
+	firing := true // when the store cannot say, the ack record decides alone
+	if snap, err := s.loadSnapshot(ctx, groupID); err != nil {
+		s.log.Warn("reading the group's snapshot for an ack-state card failed", "group_id", groupID, "err", err)
+	} else {
+		firing = snap != nil && len(snap.Group.Alerts.Firing()) > 0
+	}
+	switch kind {
+	case relay.AckCardConfirm:
+		if r == nil || !r.active() || !firing {
+			return nil, true
+		}
+		return r.info(), false
+	case relay.AckCardRepage:
+		if (r != nil && r.active()) || !firing {
+			return nil, true
+		}
+		return nil, false
+	default:
+		return nil, true
+	}
 }
 
 func statusOf(g *alert.Group) string {

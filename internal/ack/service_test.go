@@ -331,3 +331,42 @@ func TestQueuedCardShowsLaterAck(t *testing.T) {
 	require.Contains(t, body.Content, "Alice")
 	require.Equal(t, queued.Request.RequestID, req.RequestID)
 }
+
+// An ack-state card is decided when it is sent: a confirmation still
+// queued when the group resolves (or is unacked) is skipped, so it never
+// follows the resolved card; a repage is skipped once the group is acked
+// again.
+func TestAckCardsAreDecidedAtSendTime(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, "")
+	g := payloadGroup(t, "am-0.25-firing.json")
+	require.Equal(t, "red", h.accept(t, g))
+	_, err := h.svc.ack(ctx, gid(g), who{Name: "Bob", OpenID: "ou_a", Via: "card"}, 0)
+	require.NoError(t, err)
+
+	render := h.queue.prepare
+	h.queue.prepare = nil // Mind is down: cards stay queued
+	snap, err := h.svc.loadSnapshot(ctx, gid(g))
+	require.NoError(t, err)
+	require.NoError(t, h.svc.queueAckCard(ctx, snap, g, h.svc.get(gid(g)).info(), "confirm-1"))
+	require.NoError(t, h.svc.queueAckCard(ctx, snap, g, nil, "repage-1"))
+	confirm, repage := h.queue.ns[len(h.queue.ns)-2], h.queue.ns[len(h.queue.ns)-1]
+	h.queue.ns = h.queue.ns[:len(h.queue.ns)-2] // still queued, not sent
+	require.Equal(t, gid(g)+relay.AckStream, confirm.GroupID)
+	require.Empty(t, confirm.Request.Body, "rendered at send time")
+
+	req, err := render(ctx, confirm)
+	require.NoError(t, err, "still acked and firing: the confirmation goes out")
+	require.Contains(t, string(req.Body), `\"template\":\"orange\"`)
+	require.Contains(t, string(req.Body), "Bob")
+	_, err = render(ctx, repage)
+	require.ErrorIs(t, err, delivery.ErrSkip, "acked: no repage")
+
+	// The group resolves while the confirmation waits.
+	h.queue.prepare = render
+	require.Equal(t, "green", h.accept(t, payloadGroup(t, "am-0.25-resolved.json")))
+	_, err = render(ctx, confirm)
+	require.ErrorIs(t, err, delivery.ErrSkip, "resolved: the confirmation would tell an older story")
+	_, err = render(ctx, repage)
+	require.ErrorIs(t, err, delivery.ErrSkip)
+}

@@ -358,6 +358,10 @@ func (q *Queue) prepare(ctx context.Context, n store.Notification) (mind.Request
 	return req, nil
 }
 
+// SkippedMarker is the superseded_by of a notification its Prepare hook
+// skipped (the ack loop had sent it already, or the group moved on).
+const SkippedMarker = "(skipped)"
+
 // deliver makes one attempt at n, when the rate limit allows, and says
 // what became of it.
 func (q *Queue) deliver(ctx context.Context, n store.Notification) (r result) {
@@ -402,8 +406,10 @@ func (q *Queue) deliver(ctx context.Context, n store.Notification) (r result) {
 		switch {
 		case errors.Is(err, ErrSkip):
 			r.err, r.reason = err, reasonSkipped
+			// superseded_by names rows elsewhere; a skip has no row to
+			// name, so it gets a marker and its reason goes in last_error.
 			r.outcome = store.Outcome{ID: n.ID, State: store.StateSuperseded, At: q.opts.Now(), Attempts: n.Attempts,
-				Error: n.LastError, SupersededBy: err.Error()}
+				Error: err.Error(), SupersededBy: SkippedMarker}
 			return r
 		case err != nil:
 			err = fmt.Errorf("prepare the request: %w", err)

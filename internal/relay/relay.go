@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -55,11 +56,25 @@ type AckLookup interface {
 	// state (the notification's encoded group, EncodeGroup) kept as its
 	// snapshot, in the same commit as the notification.
 	KeepsSnapshots() bool
+	// AckCard says how an ack-state card (a row in the group's AckStream,
+	// its Status the kind) renders now: with which ack, or skip when the
+	// group has moved on since it was queued.
+	AckCard(ctx context.Context, groupID, kind string) (info *render.AckInfo, skip bool)
 }
 
 // ErrSkip, from AckLookup.AckFor, drops a notification that would repeat
 // what the ack loop already sent.
 var ErrSkip = errors.New("already sent by the ack loop")
+
+// Ack-state cards — the ack loop's confirmation, and the group paging again
+// after an unack — are queued in a stream of their own, the group's id plus
+// AckStream, with their kind as the row's Status, and rendered at send time
+// through AckLookup.AckCard.
+const (
+	AckStream      = "/ack"
+	AckCardConfirm = "ack-confirm"
+	AckCardRepage  = "ack-repage"
+)
 
 // ErrUnknownReceiver is returned when a webhook names a receiver the
 // configuration does not define.
@@ -285,8 +300,18 @@ func (r *Relay) Render(ctx context.Context, n store.Notification) (mind.Request,
 			"receiver", n.Receiver, "id", n.ID)
 		recv = &config.Receiver{Name: n.Receiver, OpenIDs: d.OpenIDs, AllSubscribers: d.AllSubscribers}
 	}
-	in := render.Input{Receiver: recv, GroupID: n.GroupID, NotificationID: n.ID}
-	if r.acks != nil {
+	groupID, ackCard := strings.CutSuffix(n.GroupID, AckStream)
+	in := render.Input{Receiver: recv, GroupID: groupID, NotificationID: n.ID}
+	switch {
+	case ackCard && r.acks == nil:
+		return mind.Request{}, fmt.Errorf("%w: ack-state card with acks off", delivery.ErrSkip)
+	case ackCard:
+		info, skip := r.acks.AckCard(ctx, groupID, n.Status)
+		if skip {
+			return mind.Request{}, fmt.Errorf("%w: the group moved on since this %s card was queued", delivery.ErrSkip, n.Status)
+		}
+		in.Ack = info
+	case r.acks != nil:
 		ack, err := r.acks.AckFor(ctx, n.GroupID, d.Group)
 		switch {
 		case errors.Is(err, ErrSkip):

@@ -34,6 +34,8 @@ func (f ackFunc) AckFor(ctx context.Context, groupID string, g *alert.Group) (*r
 
 func (f ackFunc) KeepsSnapshots() bool { return true }
 
+func (f ackFunc) AckCard(context.Context, string, string) (*render.AckInfo, bool) { return nil, false }
+
 func state(t *testing.T) *State {
 	t.Helper()
 	cfg, err := config.Load([]byte(`
