@@ -31,7 +31,8 @@ Usage:
   relay serve --config FILE [--listen ADDR] [--dry-run]
   relay check-config --config FILE
   relay render --config FILE --source alertmanager|grafana [--receiver NAME] [--input FILE]
-  relay dlq list|replay [ID...] --config FILE
+  relay dlq list --config FILE
+  relay dlq replay ID... | --all --config FILE
   relay version
 `
 
@@ -176,12 +177,13 @@ func render(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 
 func dlq(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "replay") {
-		fmt.Fprint(stderr, "usage: relay dlq list|replay [ID...] --config FILE\n")
+		fmt.Fprint(stderr, "usage: relay dlq list --config FILE\n       relay dlq replay ID... | --all --config FILE\n")
 		return errUsage
 	}
 	sub := args[0]
 	fs := newFlags("dlq "+sub, stderr)
 	cfg := fs.String("config", "", "configuration file")
+	all := fs.Bool("all", false, "replay: every dead letter")
 	// Accept flags before or after the IDs.
 	var ids []string
 	rest := args[1:]
@@ -202,8 +204,17 @@ func dlq(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "relay dlq: --config is required")
 		return errUsage
 	}
-	if sub == "list" && len(ids) > 0 {
+	switch {
+	case sub == "list" && (len(ids) > 0 || *all):
 		fmt.Fprintln(stderr, "relay dlq list takes no IDs")
+		return errUsage
+	case sub == "replay" && len(ids) == 0 && !*all:
+		// As over HTTP: replaying everything must be asked for in so many
+		// words, not be what a forgotten argument does.
+		fmt.Fprintln(stderr, "relay dlq replay: name the IDs to replay, or --all")
+		return errUsage
+	case sub == "replay" && len(ids) > 0 && *all:
+		fmt.Fprintln(stderr, "relay dlq replay: IDs or --all, not both")
 		return errUsage
 	}
 	return app.DLQ(context.Background(), *cfg, sub, ids, stdout)

@@ -110,3 +110,22 @@ func TestRender(t *testing.T) {
 	require.Equal(t, 0, code, errs)
 	require.Contains(t, out, "High memory usage")
 }
+
+func TestDLQReplayMustSayWhat(t *testing.T) {
+	for _, v := range []string{"MIND_APP_SECRET", "RELAY_ACK_SECRET", "AM_TOKEN", "RELAY_ADMIN_TOKEN"} {
+		t.Setenv(v, "")
+	}
+	t.Setenv("RELAY_STORE_PATH", filepath.Join(t.TempDir(), "relay.db"))
+	code, _, errs := runCmd(t, "", "dlq", "replay", "--config", "../../config.example.yaml")
+	require.Equal(t, 2, code)
+	require.Contains(t, errs, "name the IDs to replay, or --all")
+	code, _, errs = runCmd(t, "", "dlq", "replay", "x", "--all", "--config", "../../config.example.yaml")
+	require.Equal(t, 2, code)
+	require.Contains(t, errs, "not both")
+	code, out, errs := runCmd(t, "", "dlq", "replay", "--all", "--config", "../../config.example.yaml")
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, "replayed 0 dead letters")
+	code, out, _ = runCmd(t, "", "dlq", "list", "--config", "../../config.example.yaml")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "no dead letters")
+}

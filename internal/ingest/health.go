@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -24,17 +23,17 @@ func (s *Server) ready(c *gin.Context) {
 	c.String(http.StatusOK, "OK\n")
 }
 
-// reload re-reads the config file. With admin.token set it needs that
-// token; without one it is taken from loopback only (SIGHUP works too), so
-// that nobody who merely reaches the port can make the relay re-read files
-// and tell them what it found.
+// reload re-reads the config file. It needs admin.token: nobody who merely
+// reaches the port may make the relay re-read files and tell them what it
+// found (a loopback check would let in everything behind a sidecar proxy).
+// Without a token, SIGHUP reloads.
 func (s *Server) reload(c *gin.Context) {
-	if token := s.deps.Relay.State().Config.Admin.Token; token != "" {
-		if !s.adminAuthorized(c, token.Value(), "reload") {
-			return
-		}
-	} else if ip := net.ParseIP(c.RemoteIP()); ip == nil || !ip.IsLoopback() {
-		s.fail(c, &Error{Status: http.StatusForbidden, Msg: "reload from another host needs admin.token; or send SIGHUP"})
+	token := s.deps.Relay.State().Config.Admin.Token
+	if token == "" {
+		s.fail(c, &Error{Status: http.StatusForbidden, Msg: "HTTP reload needs admin.token; send SIGHUP instead"})
+		return
+	}
+	if !s.adminAuthorized(c, token.Value(), "reload") {
 		return
 	}
 	if s.deps.Reload == nil {

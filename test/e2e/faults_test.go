@@ -44,15 +44,14 @@ func TestMindFaultsThenSuccess(t *testing.T) {
 // letter that says why, and a log line that says it plainly.
 func TestBadCredentialsDoNotStorm(t *testing.T) {
 	fake := mindtest.NewServer(t)
-	relay := startRelay(t, fake, strings.Replace(baseConfig(""), "app_secret: "+mindtest.DefaultAppSecret, "app_secret: wrong-secret", 1)+
-		"admin: {token: admin-token-1}\n")
+	relay := startRelay(t, fake, strings.Replace(baseConfig(""), "app_secret: "+mindtest.DefaultAppSecret, "app_secret: wrong-secret", 1))
 	code, body := post(t, relay.URL+"/webhook/alertmanager", readTestdata(t, "alertmanager/am-0.25-firing.json"),
 		map[string]string{"Authorization": "Bearer am-token-123"})
 	require.Equal(t, http.StatusOK, code, body)
 
 	require.Eventually(t, func() bool {
 		req, _ := http.NewRequest(http.MethodGet, relay.URL+"/api/v1/dlq", nil)
-		req.Header.Set("Authorization", "Bearer admin-token-1")
+		req.Header.Set("Authorization", "Bearer "+e2eAdminToken)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return false

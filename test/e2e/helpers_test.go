@@ -114,6 +114,8 @@ func readTestdata(t testing.TB, name string) string {
 	return string(b)
 }
 
+const e2eAdminToken = "e2e-admin-token-42"
+
 func baseConfig(extra string) string {
 	return fmt.Sprintf(`
 external_url: http://relay.example.com
@@ -148,9 +150,11 @@ ack:
 delivery:
   min_backoff: 50ms
   max_backoff: 500ms
+admin:
+  token: %s
 store:
   path: "%%DIR%%/relay.db"
-%s`, mindtest.DefaultAppID, mindtest.DefaultAppSecret, extra)
+%s`, mindtest.DefaultAppID, mindtest.DefaultAppSecret, e2eAdminToken, extra)
 }
 
 // withSources adds YAML (indented by two) under the base config's sources.

@@ -24,7 +24,7 @@ func TestReload(t *testing.T) {
 	firing := readTestdata(t, "alertmanager/am-0.25-firing.json") // team=db
 
 	reload := func() (int, string) {
-		resp, err := http.Post(relay.URL+"/-/reload", "", nil)
+		resp, err := adminPost(relay.URL + "/-/reload")
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
@@ -148,7 +148,7 @@ func TestQueuedCardsFollowReload(t *testing.T) {
 	next = strings.Replace(next, "open_ids: [ou_pay]", "open_ids: [ou_pay2]", 1)
 	require.NotEqual(t, string(good), next)
 	require.NoError(t, os.WriteFile(path, []byte(next), 0o600))
-	resp, err := http.Post(relay.URL+"/-/reload", "", nil)
+	resp, err := adminPost(relay.URL + "/-/reload")
 	require.NoError(t, err)
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -165,4 +165,14 @@ func TestQueuedCardsFollowReload(t *testing.T) {
 	}
 	require.ElementsMatch(t, [][]string{{"ou_db1", "ou_db2"}, {"ou_pay2"}}, got)
 	require.Contains(t, relay.Logs.String(), "receiver removed by a reload")
+}
+
+// adminPost posts with the base config's admin token.
+func adminPost(url string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodPost, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+e2eAdminToken)
+	return http.DefaultClient.Do(req)
 }
