@@ -66,26 +66,6 @@ func AckRoutes(d AckDeps) func(*gin.Engine) {
 	}
 }
 
-// authFailures returns the auth failure counter New registered, or a
-// private one when reg has none.
-func authFailures(reg prometheus.Registerer) *prometheus.CounterVec {
-	c := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "mind_relay_auth_failures_total",
-		Help: "Requests refused for failing authentication, by endpoint kind.",
-	}, []string{"endpoint"})
-	if reg == nil {
-		return c
-	}
-	if err := reg.Register(c); err != nil {
-		if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
-			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-				return existing
-			}
-		}
-	}
-	return c
-}
-
 // callback takes Mind's events: card clicks and messages to the robot.
 // With mind.callback_token set, the request must carry it (header or
 // ?token=), compared in constant time; else 401 and nothing is read.

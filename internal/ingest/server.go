@@ -63,10 +63,7 @@ func New(deps Deps, reg prometheus.Registerer) http.Handler {
 			Name: "mind_relay_webhooks_received_total",
 			Help: "Webhook requests received, by source and HTTP status code answered.",
 		}, []string{"source", "code"}),
-		authFail: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
-			Name: "mind_relay_auth_failures_total",
-			Help: "Requests refused for failing authentication, by endpoint kind.",
-		}, []string{"endpoint"}),
+		authFail: authFailures(reg),
 	}
 	e := gin.New()
 	e.Use(s.recovery)
@@ -127,4 +124,24 @@ func (s *Server) recovery(c *gin.Context) {
 		}
 	}()
 	c.Next()
+}
+
+// authFailures returns mind_relay_auth_failures_total on reg: registered
+// by the first caller (New or AckRoutes), shared by the other.
+func authFailures(reg prometheus.Registerer) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mind_relay_auth_failures_total",
+		Help: "Requests refused for failing authentication, by endpoint kind.",
+	}, []string{"endpoint"})
+	if reg == nil {
+		return c
+	}
+	if err := reg.Register(c); err != nil {
+		if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
+			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+				return existing
+			}
+		}
+	}
+	return c
 }
