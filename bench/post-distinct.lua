@@ -1,7 +1,7 @@
 -- wrk script: like post.lua, but every request is a different alert group
 -- (a distinct groupKey), so nothing is superseded in the queue and every
 -- accepted webhook is rendered and sent.
-local path = os.getenv("PAYLOAD") or "../shared/testdata/alertmanager/am-0.25-group-1.json"
+local path = os.getenv("PAYLOAD") or "testdata/alertmanager/am-0.25-group-1.json"
 local f = assert(io.open(path, "r"))
 local tmpl = f:read("*a")
 f:close()

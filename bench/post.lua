@@ -1,6 +1,6 @@
 -- wrk script: POST the Alertmanager payload named by PAYLOAD (default: the
 -- captured three-alert group) to the path wrk is pointed at.
-local path = os.getenv("PAYLOAD") or "../shared/testdata/alertmanager/am-0.25-group-1.json"
+local path = os.getenv("PAYLOAD") or "testdata/alertmanager/am-0.25-group-1.json"
 local f = assert(io.open(path, "r"))
 wrk.method = "POST"
 wrk.body = f:read("*a")

@@ -13,8 +13,8 @@ DURATION="${DURATION:-15s}"
 CONNS="${CONNS:-32}"
 RATE="${RATE:-500}"
 LAT_DURATION="${LAT_DURATION:-20s}"
-PAYLOAD="${PAYLOAD:-../shared/testdata/alertmanager/am-0.25-group-1.json}"
-LAT_PAYLOAD="${LAT_PAYLOAD:-../shared/testdata/alertmanager/am-0.25-firing.json}"
+PAYLOAD="${PAYLOAD:-testdata/alertmanager/am-0.25-group-1.json}"
+LAT_PAYLOAD="${LAT_PAYLOAD:-testdata/alertmanager/am-0.25-firing.json}"
 
 command -v wrk >/dev/null || { echo "bench: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 work="$(mktemp -d)"

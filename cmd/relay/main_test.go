@@ -74,7 +74,7 @@ receivers: [{name: r, open_ids: []}]
 }
 
 func TestRender(t *testing.T) {
-	payload, err := os.ReadFile("../../../shared/testdata/alertmanager/am-0.25-group-1.json")
+	payload, err := os.ReadFile("../../testdata/alertmanager/am-0.25-group-1.json")
 	require.NoError(t, err)
 	code, out, errs := runCmd(t, string(payload), "render", "--config", "../../config.example.yaml")
 	require.Equal(t, 0, code, errs)
@@ -104,7 +104,7 @@ func TestRender(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, errs, "malformed JSON")
 
-	grafana, err := os.ReadFile("../../../shared/testdata/grafana/docs-example-firing.json")
+	grafana, err := os.ReadFile("../../testdata/grafana/docs-example-firing.json")
 	require.NoError(t, err)
 	code, out, errs = runCmd(t, string(grafana), "render", "--config", "../../config.example.yaml", "--source", "grafana")
 	require.Equal(t, 0, code, errs)

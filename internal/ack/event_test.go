@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The seed's own examples (testdata/seed-003-*, copied from
-// ../shared/seeds/003): the words a person typed, mentions removed.
+// The examples of Mind's robot-events document (testdata/seed-003-*):
+// the words a person typed, mentions removed.
 func TestParseSeedMessages(t *testing.T) {
 	for _, tc := range []struct {
 		file        string

@@ -107,7 +107,7 @@ ack:
 
 func payloadGroup(t *testing.T, file string) *alert.Group {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "testdata", "alertmanager", file))
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "alertmanager", file))
 	require.NoError(t, err)
 	g, _, err := payload.ParseAlertmanager(b)
 	require.NoError(t, err)

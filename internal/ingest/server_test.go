@@ -61,7 +61,7 @@ func do(h http.Handler, method, path, remote, body string, header ...string) *ht
 }
 
 func firing(t *testing.T) string {
-	b, err := os.ReadFile("../../../shared/testdata/alertmanager/am-0.25-firing.json")
+	b, err := os.ReadFile("../../testdata/alertmanager/am-0.25-firing.json")
 	require.NoError(t, err)
 	return string(b)
 }

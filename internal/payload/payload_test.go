@@ -14,7 +14,7 @@ import (
 
 func shared(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "testdata", name))
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", name))
 	require.NoError(t, err)
 	return b
 }
@@ -149,7 +149,7 @@ func FuzzParse(f *testing.F) {
 }
 
 func BenchmarkParseAlertmanager(b *testing.B) {
-	body, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "testdata", "alertmanager", "am-0.25-group-1.json"))
+	body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "alertmanager", "am-0.25-group-1.json"))
 	if err != nil {
 		b.Fatal(err)
 	}

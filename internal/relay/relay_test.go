@@ -61,7 +61,7 @@ ack: {secret: relay-test-ack-secret-0123}
 
 func group(t *testing.T) *alert.Group {
 	t.Helper()
-	b, err := os.ReadFile("../../../shared/testdata/alertmanager/am-0.25-group-1.json")
+	b, err := os.ReadFile("../../testdata/alertmanager/am-0.25-group-1.json")
 	require.NoError(t, err)
 	g, _, err := payload.ParseAlertmanager(b)
 	require.NoError(t, err)

@@ -22,8 +22,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden cards under testdata/")
 
-// sharedTestdata holds the real payloads every package of the project uses.
-const sharedTestdata = "../../../shared/testdata"
+// sharedTestdata holds the captured payloads every package of the project uses (testdata/ at the repository root).
+const sharedTestdata = "../../testdata"
 
 var (
 	shanghai  = mustLoc("Asia/Shanghai")
@@ -121,7 +121,7 @@ func TestGoldenPayloads(t *testing.T) {
 
 	amFiles, err := filepath.Glob(filepath.Join(sharedTestdata, "alertmanager", "*.json"))
 	require.NoError(t, err)
-	require.NotEmpty(t, amFiles, "shared testdata not found")
+	require.NotEmpty(t, amFiles, "testdata/ not found")
 	for _, path := range amFiles {
 		t.Run("alertmanager/"+caseName(path), func(t *testing.T) {
 			g := loadAlertmanager(t, path)

@@ -109,8 +109,8 @@ func post(t *testing.T, url, body string, header map[string]string) (int, string
 
 func readTestdata(t testing.TB, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "testdata", name))
-	require.NoError(t, err, "the shared testdata sits beside the repository")
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", name))
+	require.NoError(t, err, "testdata/ of the repository")
 	return string(b)
 }
 
