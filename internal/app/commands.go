@@ -92,7 +92,9 @@ func Render(ctx context.Context, opts RenderOptions) error {
 	if err != nil {
 		return err
 	}
-	rl := relay.New(st, relay.Options{Now: opts.Now}, prometheus.NewRegistry())
+	live := relay.NewLive(st)
+	rl := relay.New(live, relay.Options{Now: opts.Now}, prometheus.NewRegistry())
+	cards := relay.NewCards(live, nil, nil, prometheus.NewRegistry()) // no incident: as first sent
 	ns, err := rl.Prepare(ctx, st, g, opts.Receiver)
 	if err != nil {
 		return err
@@ -101,7 +103,7 @@ func Render(ctx context.Context, opts RenderOptions) error {
 	enc.SetEscapeHTML(false)
 	for _, n := range ns {
 		// What the queue's worker would send now.
-		req, err := rl.Render(ctx, n)
+		req, err := cards.Render(ctx, n)
 		if err != nil {
 			return err
 		}
