@@ -256,3 +256,28 @@ func TestAlertmanagerRestartIsNoResolution(t *testing.T) {
 	require.Equal(t, []string{card.ColorRed, card.ColorOrange}, colours(fake.Messages()))
 	require.Len(t, activeSilences(t, am), 1)
 }
+
+// Issue 10's SSRF: a payload chooses no URL. A webhook whose externalURL
+// names the attacker's server, and an ack of its card, make no request to
+// it: with ack.silence on and no alertmanager_url (nor an allowed_urls
+// entry it matches) the ack is recorded without a silence, and the
+// confirmation card says so.
+func TestPayloadURLGetsNoRequest(t *testing.T) {
+	attacker := newFakeAM(t)
+	fake := mindtest.NewServer(t)
+	relay := startRelay(t, fake, ackConfig("  silence:\n    duration: 2h\n    allowed_urls: [http://alertmanager.internal:9093/]\n", ""))
+
+	webhook(t, relay, amPayload(t, "am-0.25-firing.json", func(p map[string]any) {
+		p["externalURL"] = attacker.URL + "/#"
+	}))
+	msgs, err := fake.WaitForMessages(1, 10*time.Second)
+	require.NoError(t, err)
+	require.Contains(t, clickAck(t, relay, msgs[0].Card), "已确认")
+	msgs, err = fake.WaitForMessages(2, 10*time.Second)
+	require.NoError(t, err)
+	confirm := cardText(msgs[1].Card)
+	require.Equal(t, card.ColorOrange, msgs[1].Card.Header.Template)
+	require.Contains(t, confirm, "未能静默：告警来源地址不在", "the confirmation says why there is no silence")
+	time.Sleep(time.Second) // five polls
+	require.Zero(t, attacker.requests.Load(), "not one request to a URL from the payload")
+}
