@@ -23,7 +23,6 @@ package delivery
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -90,7 +89,7 @@ type Renderer interface {
 
 // ErrSkip, from a Renderer, means the notification need not be sent:
 // what it would say has reached the receiver another way.
-var ErrSkip = errors.New("notification need not be sent")
+var ErrSkip = store.ErrSkip
 
 // OptionsFromConfig turns the delivery section of the configuration into
 // Options.
@@ -215,7 +214,7 @@ func (q *Queue) SetSender(s mind.Sender) {
 
 // ErrInvalid marks a notification that can never be sent (no receiver, no
 // endpoint, a body that is not JSON): a bug upstream, not a store failure.
-var ErrInvalid = errors.New("invalid notification")
+var ErrInvalid = store.ErrInvalid
 
 // Submit makes ns durable and returns once they are committed; only then
 // may the webhook answer 2xx. An error means nothing of ns was accepted

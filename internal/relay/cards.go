@@ -8,7 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/mindoffice/mind-relay/internal/delivery"
 	"github.com/mindoffice/mind-relay/internal/incident"
 	"github.com/mindoffice/mind-relay/internal/mind"
 	"github.com/mindoffice/mind-relay/internal/render"
@@ -17,15 +16,14 @@ import (
 
 // Cards renders queued notifications at send time, with the live state and
 // each notification's incident as the store has it now: the delivery
-// queue's Renderer.
+// queue's Renderer (the queue names the interface; the relay does not
+// import the queue).
 type Cards struct {
 	live      *Live
 	incidents Incidents
 	log       *slog.Logger
 	renders   prometheus.Counter
 }
-
-var _ delivery.Renderer = (*Cards)(nil)
 
 // NewCards returns the renderer of queued cards.
 func NewCards(live *Live, incidents Incidents, logger *slog.Logger, reg prometheus.Registerer) *Cards {
@@ -58,10 +56,10 @@ func AckInfo(inc *incident.Incident, alerts []incident.AlertRef) *render.AckInfo
 	return in
 }
 
-// Render implements delivery.Renderer. A group card renders with its
+// Render is the delivery queue's Renderer. A group card renders with its
 // incident's ack; an ack-state card (its Kind) goes out only while its
 // incident is still as it was when it was queued — a confirmation while
-// acknowledged, a repage while firing — and is skipped (delivery.ErrSkip)
+// acknowledged, a repage while firing — and is skipped (store.ErrSkip)
 // once the incident moved on. A receiver a reload removed gets the card
 // with the default templates, sent to whom it went when accepted. Any
 // other error is permanent.
@@ -88,23 +86,23 @@ func (c *Cards) Render(ctx context.Context, n store.Notification) (mind.Request,
 			// An incident we cannot read must not stop the page: red.
 			c.log.Warn("reading the incident failed; rendering unacknowledged", "incident", n.IncidentID, "err", err)
 		default:
-			return mind.Request{}, fmt.Errorf("%w: the incident of this %s card is gone: %w", delivery.ErrSkip, n.Kind, err)
+			return mind.Request{}, fmt.Errorf("%w: the incident of this %s card is gone: %w", store.ErrSkip, n.Kind, err)
 		}
 	}
 	switch n.Kind {
 	case store.KindAckConfirm:
 		if inc == nil || inc.State != incident.Acked {
-			return mind.Request{}, fmt.Errorf("%w: the incident moved on since this confirmation was queued", delivery.ErrSkip)
+			return mind.Request{}, fmt.Errorf("%w: the incident moved on since this confirmation was queued", store.ErrSkip)
 		}
 		in.Ack = AckInfo(inc, inc.Alerts)
 	case store.KindAckRepage:
 		if inc == nil || inc.State != incident.Firing {
-			return mind.Request{}, fmt.Errorf("%w: the incident moved on since this repage was queued", delivery.ErrSkip)
+			return mind.Request{}, fmt.Errorf("%w: the incident moved on since this repage was queued", store.ErrSkip)
 		}
 	case store.KindGroup, "":
 		in.Ack = AckInfo(inc, n.Alerts)
 	default:
-		return mind.Request{}, fmt.Errorf("%w: notification kind %q renders no card", delivery.ErrSkip, n.Kind)
+		return mind.Request{}, fmt.Errorf("%w: notification kind %q renders no card", store.ErrSkip, n.Kind)
 	}
 	c.renders.Inc()
 	card, err := st.Renderer.Render(d.Group, in)

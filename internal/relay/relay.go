@@ -20,7 +20,6 @@ import (
 
 	"github.com/mindoffice/mind-relay/internal/alert"
 	"github.com/mindoffice/mind-relay/internal/config"
-	"github.com/mindoffice/mind-relay/internal/delivery"
 	"github.com/mindoffice/mind-relay/internal/incident"
 	"github.com/mindoffice/mind-relay/internal/mind"
 	"github.com/mindoffice/mind-relay/internal/render"
@@ -139,7 +138,7 @@ func (r *Relay) Accept(ctx context.Context, g *alert.Group, receiver string) (in
 		return 0, err
 	}
 	if err := r.queue.Submit(ctx, ns); err != nil {
-		if errors.Is(err, delivery.ErrInvalid) {
+		if errors.Is(err, store.ErrInvalid) {
 			return 0, fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
 		return 0, fmt.Errorf("%w: %w", ErrNotAccepted, err)

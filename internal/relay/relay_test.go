@@ -308,3 +308,6 @@ func TestRenderUndecodableGroup(t *testing.T) {
 		require.Contains(t, err.Error(), "queued group")
 	}
 }
+
+// Cards is the delivery queue's Renderer (the queue names the interface).
+var _ delivery.Renderer = (*Cards)(nil)

@@ -230,6 +230,16 @@ type Store interface {
 	Close() error
 }
 
+// ErrSkip, from a renderer at send time, means the notification need not
+// be sent: what it would say has reached the receiver another way, or its
+// incident moved on. The queue records it superseded, unsent.
+var ErrSkip = errors.New("notification need not be sent")
+
+// ErrInvalid marks a notification that can never be sent (no receiver, no
+// endpoint, a body that is not JSON): a bug of the caller, not a fault a
+// retry fixes.
+var ErrInvalid = errors.New("invalid notification")
+
 // ErrNotFound is returned by Get for an unknown ID.
 var ErrNotFound = errors.New("notification not found")
 

@@ -371,6 +371,11 @@ func TestAckPage(t *testing.T) {
 	code, body = postForm(t, page, url.Values{"name": {"李四"}})
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, body, "该告警组已被确认")
+	// The incident's timeline: opened, acked from the page.
+	_, body, _ = get(t, page)
+	require.Contains(t, body, "经过")
+	require.Contains(t, body, "第 1 次发生")
+	require.Regexp(t, `(?s)触发.*确认 · web:&lt;b&gt;张三&lt;/b&gt;`, body)
 	time.Sleep(300 * time.Millisecond)
 	require.Equal(t, 2, len(fake.Messages()), "POST acks once")
 
@@ -449,6 +454,13 @@ func TestChatCommands(t *testing.T) {
 	require.Eventually(t, func() bool { return redCards(fake) == 2 }, 10*time.Second, 20*time.Millisecond,
 		"after unack the group pages again, red")
 	require.Contains(t, say("ou_db1", "m8", "alerts").Text, "未确认")
+
+	// The incident's timeline, in order.
+	tl := say("ou_db1", "m9", "incident "+short).Text
+	require.Contains(t, tl, "第 1 次发生")
+	require.Regexp(t, `(?s)触发.*确认 · 值班工程师.*取消确认 · 值班工程师`, tl)
+	require.Contains(t, say("ou_someone_else", "m10", "incident "+short).Text, "没有编号为", "others' incidents stay private")
+	ans = say("ou_db1", "m8b", "alerts")
 
 	// Mind resending an event gets no second answer.
 	n := len(fake.Messages())
