@@ -72,7 +72,7 @@ func TestRulesFileMatchesChart(t *testing.T) {
 	}
 
 	// The PrometheusRule the chart renders carries exactly those groups.
-	r := mustTemplate(t, "--set", "prometheusRule.enabled=true")
+	r := mustTemplate(t, "--set", "dryRun=true", "--set", "prometheusRule.enabled=true")
 	spec := r.one(t, "PrometheusRule")["spec"]
 	want := readYAML(t, exampleRules)
 	if !reflect.DeepEqual(normalize(spec), normalize(want)) {
@@ -80,7 +80,7 @@ func TestRulesFileMatchesChart(t *testing.T) {
 	}
 
 	// A renamed chart keeps its rules on the job its ServiceMonitor sets.
-	r = mustTemplate(t, "--set", "prometheusRule.enabled=true", "--set", "nameOverride=relay2")
+	r = mustTemplate(t, "--set", "dryRun=true", "--set", "prometheusRule.enabled=true", "--set", "nameOverride=relay2")
 	text := mustYAML(t, r.one(t, "PrometheusRule")["spec"])
 	if strings.Contains(text, `job="mind-relay"`) || !strings.Contains(text, `job="relay2"`) {
 		t.Error(`nameOverride=relay2: the rules do not select job="relay2"`)
