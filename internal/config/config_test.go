@@ -46,9 +46,77 @@ func TestLoadExampleConfig(t *testing.T) {
 	for _, v := range []string{"MIND_APP_SECRET", "RELAY_ACK_SECRET", "AM_TOKEN", "RELAY_ADMIN_TOKEN"} {
 		t.Setenv(v, "")
 	}
-	c, err := LoadFile("../../config.example.yaml")
+	c, err := LoadFile("../../config.example.yaml", Options{DryRun: true})
 	require.NoError(t, err)
 	require.NotEmpty(t, c.Receivers)
+	t.Setenv("MIND_APP_SECRET", "example-app-secret")
+	_, err = LoadFile("../../config.example.yaml", Options{})
+	require.NoError(t, err)
+}
+
+// Outside dry-run the Mind app is required whole: an empty app_id or
+// app_secret is an error, never a warning. A dry run sends nothing and
+// needs neither.
+func TestCredentials(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "empty"), nil, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "secret"), []byte("s3cr3t\n"), 0o600))
+	const rest = `
+route: {receiver: r}
+receivers: [{name: r, open_ids: [ou_a]}]
+`
+	tests := []struct {
+		name, mind string
+		live       []string // problems outside dry-run; nil: valid
+	}{
+		{"both set", `mind: {app_id: robot_x, app_secret: s3cr3t}`, nil},
+		{"secret from a file", `mind: {app_id: robot_x, app_secret_file: secret}`, nil},
+		{"no mind section", ``, []string{
+			"mind.app_id: is required: the app id of your Mind robot (only --dry-run, which sends nothing, runs without it)",
+			"mind.app_secret: is required: the app secret of your Mind robot, in app_secret or app_secret_file (only --dry-run, which sends nothing, runs without it)",
+		}},
+		{"empty app_id", `mind: {app_id: "", app_secret: s3cr3t}`, []string{
+			"mind.app_id (line 2): is required: the app id of your Mind robot (only --dry-run, which sends nothing, runs without it)",
+		}},
+		{"blank app_id", `mind: {app_id: "  ", app_secret: s3cr3t}`, []string{
+			"mind.app_id (line 2): is required",
+		}},
+		{"empty app_secret", `mind: {app_id: robot_x, app_secret: ""}`, []string{
+			"mind.app_secret (line 2): is required: the app secret of your Mind robot, in app_secret or app_secret_file (only --dry-run, which sends nothing, runs without it)",
+		}},
+		{"unset variable", `mind: {app_id: robot_x, app_secret: "${TEST_UNSET_SECRET_X}"}`, []string{
+			"mind.app_secret (line 2): is required",
+		}},
+		{"empty secret file", `mind: {app_id: robot_x, app_secret_file: empty}`, []string{
+			"mind.app_secret_file (line 2): the file is empty: it must hold the app secret of your Mind robot",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := []byte("\n" + tc.mind + rest)
+			_, err := LoadWith(b, dir, Options{DryRun: true})
+			require.NoError(t, err, "a dry run needs no Mind app")
+			_, err = Load(b, dir)
+			require.NoError(t, err, "Load checks as for a dry run")
+			_, err = LoadWith(b, dir, Options{})
+			if tc.live == nil {
+				require.NoError(t, err)
+				return
+			}
+			var ps Problems
+			require.ErrorAs(t, err, &ps)
+			require.Len(t, ps, len(tc.live), err.Error())
+			for i, w := range tc.live {
+				require.True(t, strings.HasPrefix(ps[i].String(), w), "got %q, want %q", ps[i].String(), w)
+			}
+		})
+	}
+	// An unreadable secret file is one problem, not two.
+	_, err := LoadWith([]byte("mind: {app_id: robot_x, app_secret_file: /nonexistent/x}"+rest), dir, Options{})
+	var ps Problems
+	require.ErrorAs(t, err, &ps)
+	require.Len(t, ps, 1, err.Error())
+	require.Equal(t, "mind.app_secret_file", ps[0].Key)
 }
 
 func TestEnvExpansion(t *testing.T) {
@@ -124,8 +192,6 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"empty", ``, []string{"config is empty"}},
 		{"unknown key", minimal + "\nlisten_addr: x\n", []string{"field listen_addr not found"}},
 		{"unknown nested key", strings.Replace(minimal, "open_ids: [ou_a]", "open_ids: [ou_a]\n    openids: [x]", 1), []string{"field openids not found"}},
-		{"missing app_id", strings.Replace(minimal, "app_id: robot_test", "app_secret: x", 1),
-			[]string{"mind.app_id (line 2): is required: the app id of your Mind robot"}},
 		{"undefined receiver", minimal + `
   - name: other
     open_ids: [ou_b]
@@ -155,8 +221,8 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"unreadable secret file", minimal + "admin: {token_file: /nonexistent/token}\n", []string{"admin.token_file (line 9): cannot read secret file"}},
 		{"bad base_url", strings.Replace(minimal, "app_id: robot_test", "app_id: robot_test\n  base_url: open.mindoffice.cn", 1), []string{`mind.base_url (line 4): "open.mindoffice.cn" is not an absolute http(s) URL`}},
 		{"backoff order", minimal + "delivery: {min_backoff: 10m, max_backoff: 1m}\n", []string{"delivery.max_backoff (line 9): must be at least delivery.min_backoff (10m)"}},
-		{"several problems at once", strings.Replace(minimal, "app_id: robot_test", "app_id: ''", 1) + "timezone: Nowhere\n",
-			[]string{"timezone (line 9)", "mind.app_id (line 3)"}},
+		{"several problems at once", strings.Replace(minimal, "open_ids: [ou_a]", "open_ids: []", 1) + "timezone: Nowhere\n",
+			[]string{"timezone (line 9)", "receivers[0].open_ids (line 8)"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

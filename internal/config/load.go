@@ -41,13 +41,24 @@ func (d Duration) MarshalYAML() (any, error) { return model.Duration(d).String()
 // String prints the duration the way it is read.
 func (d Duration) String() string { return model.Duration(d).String() }
 
-// LoadFile reads, decodes, defaults and validates the file at path.
-func LoadFile(path string) (*Config, error) {
+// Options say what a config is loaded for.
+type Options struct {
+	// DryRun loads the config of a relay that sends nothing to Mind
+	// (`serve --dry-run`, `check-config --dry-run`, `render`): the Mind
+	// app's credentials, mind.app_id and mind.app_secret, are not required.
+	// Outside dry-run an empty one is an error like any other.
+	DryRun bool
+}
+
+// LoadFile reads, decodes, defaults and validates the file at path for
+// the use opts describe. serve, its reloads and check-config all load
+// through it, so that check-config refuses exactly what serve refuses.
+func LoadFile(path string, opts Options) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	c, err := Load(b, filepath.Dir(path))
+	c, err := LoadWith(b, filepath.Dir(path), opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -58,8 +69,15 @@ func LoadFile(path string) (*Config, error) {
 // Load decodes b strictly (unknown keys are errors), expands ${VAR} and
 // ${VAR:-default} from the environment in every value, reads *_file
 // secrets (relative paths are taken from baseDir), fills defaults and
-// validates. The error lists every problem, each naming its key.
+// validates. The error lists every problem, each naming its key. Load
+// checks the file as for a dry run: the Mind app's credentials are not
+// required (LoadWith with Options{} requires them).
 func Load(b []byte, baseDir string) (*Config, error) {
+	return LoadWith(b, baseDir, Options{DryRun: true})
+}
+
+// LoadWith is Load for the use opts describe.
+func LoadWith(b []byte, baseDir string, opts Options) (*Config, error) {
 	c := &Config{}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
@@ -87,6 +105,9 @@ func Load(b []byte, baseDir string) (*Config, error) {
 		}
 	}
 	probs = append(probs, c.validate()...)
+	if !opts.DryRun {
+		probs = append(probs, c.checkCredentials(probs)...)
+	}
 	if len(probs) > 0 {
 		probs.locate(&root)
 		return nil, probs

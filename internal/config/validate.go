@@ -43,6 +43,16 @@ func (ps *Problems) add(key, format string, args ...any) {
 	*ps = append(*ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
 }
 
+// has reports whether a problem of key is among ps.
+func (ps Problems) has(key string) bool {
+	for _, p := range ps {
+		if p.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
 // locate fills in line numbers from the parsed document.
 func (ps Problems) locate(root *yaml.Node) {
 	for i := range ps {
@@ -137,11 +147,31 @@ func (c *Config) checkTop() Problems {
 	return ps
 }
 
-func (c *Config) checkMind() Problems {
+// checkCredentials requires the Mind app that a relay sending to Mind
+// signs in as. Only a dry run, which sends nothing, goes without.
+// known holds the problems found so far, so that a secret file that could
+// not be read is not reported twice.
+func (c *Config) checkCredentials(known Problems) Problems {
 	var ps Problems
 	if strings.TrimSpace(c.Mind.AppID) == "" {
-		ps.add("mind.app_id", "is required: the app id of your Mind robot")
+		ps.add("mind.app_id", "is required: the app id of your Mind robot (only --dry-run, which sends nothing, runs without it)")
 	}
+	switch {
+	case c.Mind.AppSecret != "":
+	case c.Mind.AppSecretFile != "":
+		// An unreadable file is reported by readSecretFiles; a readable
+		// one that holds nothing is reported here.
+		if !known.has("mind.app_secret_file") && !known.has("mind.app_secret") {
+			ps.add("mind.app_secret_file", "the file is empty: it must hold the app secret of your Mind robot")
+		}
+	default:
+		ps.add("mind.app_secret", "is required: the app secret of your Mind robot, in app_secret or app_secret_file (only --dry-run, which sends nothing, runs without it)")
+	}
+	return ps
+}
+
+func (c *Config) checkMind() Problems {
+	var ps Problems
 	if err := checkHTTPURL(c.Mind.BaseURL); err != nil {
 		ps.add("mind.base_url", "%v", err)
 	}
@@ -359,13 +389,10 @@ func checkHTTPURL(s string) error {
 	return nil
 }
 
-// Warnings lists what is legal but probably not meant, such as a missing
-// app secret, which only --dry-run can do without.
+// Warnings lists what is legal but probably not meant, such as cards
+// without ack buttons.
 func (c *Config) Warnings() []string {
 	var w []string
-	if c.Mind.AppSecret == "" {
-		w = append(w, "mind.app_secret is empty: only `relay serve --dry-run` can run without it")
-	}
 	if c.Ack.Secret == "" {
 		w = append(w, "ack.secret is empty: cards carry no ack button")
 	}
