@@ -108,7 +108,6 @@ func TestRenderedConfigPassesCheckConfig(t *testing.T) {
 	}{
 		{"minimal", valuesFile(minimalValues)},
 		{"all-on", valuesFile(allOnValues)},
-		{"default with an app id", []string{"--set", "config.mind.app_id=robot_x"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -129,6 +128,17 @@ func TestRenderedConfigPassesCheckConfig(t *testing.T) {
 		}
 		if !strings.Contains(out, "mind.app_id") {
 			t.Errorf("check-config on the defaults did not name mind.app_id:\n%s", out)
+		}
+	})
+	// An app id without its secret is refused too: serve could not start.
+	t.Run("default with an app id only", func(t *testing.T) {
+		path := installRendered(t, mustTemplate(t, "--set", "config.mind.app_id=robot_x"))
+		out, err := run(t, "", nil, relay, "check-config", "--config", path)
+		if err == nil {
+			t.Fatalf("check-config accepted a config without mind.app_secret:\n%s", out)
+		}
+		if !strings.Contains(out, "mind.app_secret") {
+			t.Errorf("check-config did not name mind.app_secret:\n%s", out)
 		}
 	})
 }
