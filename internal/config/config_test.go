@@ -190,8 +190,6 @@ func TestLoadBadConfigs(t *testing.T) {
 		want       []string
 	}{
 		{"empty", ``, []string{"config is empty"}},
-		{"unknown key", minimal + "\nlisten_addr: x\n", []string{"field listen_addr not found"}},
-		{"unknown nested key", strings.Replace(minimal, "open_ids: [ou_a]", "open_ids: [ou_a]\n    openids: [x]", 1), []string{"field openids not found"}},
 		{"undefined receiver", minimal + `
   - name: other
     open_ids: [ou_b]
@@ -204,7 +202,7 @@ func TestLoadBadConfigs(t *testing.T) {
 			[]string{"receivers[0].open_ids (line 8): set open_ids or all_subscribers, not both"}},
 		{"bad matcher", strings.Replace(minimal, "receiver: default", "receiver: default\n  routes:\n    - matchers: ['team=~\"(\"']", 1),
 			[]string{`route.routes[0].matchers[0] (line 7): bad matcher "team=~\"(\"":`}},
-		{"bad duration", minimal + "delivery: {max_backoff: 5 minutes}\n", []string{`line 9: "5 minutes" is not a duration`}},
+		{"bad duration", minimal + "delivery: {max_backoff: 5 minutes}\n", []string{`delivery.max_backoff (line 9): "5 minutes" is not a duration (e.g. 30s, 5m, 2h, 1d)`}},
 		{"duplicate receiver", minimal + "  - {name: default, all_subscribers: true}\n", []string{`receivers[1].name (line 9): receiver "default" is defined twice`}},
 		{"no route", strings.Replace(minimal, "route:\n  receiver: default\n", "", 1), []string{"route: is required"}},
 		{"root matchers", strings.Replace(minimal, "receiver: default", "receiver: default\n  matchers: ['a=\"b\"']", 1), []string{"route.matchers (line 6): cannot be set on the root route"}},
@@ -245,4 +243,128 @@ func TestRelativePathsFollowTheConfigFile(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{filepath.Join(dir, "tmpl/*.tmpl"), "/abs/x.tmpl"}, c.Templates.Files)
 	require.Equal(t, filepath.Join(dir, "db/relay.db"), c.Store.Path)
+}
+
+// check-config teaches: every problem of the file in one run, each with
+// its key path and line, in YAML's words, with the key a typo meant.
+// Messages are checked whole.
+func TestProblemsTeach(t *testing.T) {
+	topKeys := "listen, external_url, timezone, log_level, mind, sources, route, receivers, templates, ack, delivery, admin, store"
+	tests := []struct {
+		name, yaml string
+		want       []string // every problem, in order
+	}{
+		{"typo of a top key", minimal + "timezon: Asia/Tokyo\n", []string{
+			"timezon (line 9): unknown key; did you mean `timezone`?",
+		}},
+		{"a typo does not hide a bad zone", minimal + "timezone: Mars/Olympus\ndelivery: {workrs: 4}\n", []string{
+			"delivery.workrs (line 10): unknown key; did you mean `workers`?",
+			`timezone (line 9): unknown time zone "Mars/Olympus" (use an IANA name such as Asia/Shanghai)`,
+		}},
+		{"open_id for open_ids", strings.Replace(minimal, "open_ids: [ou_a]", "open_id: ou_a", 1), []string{
+			// and not also "open_ids is empty": the typo explains it.
+			"receivers[0].open_id (line 8): unknown key; did you mean `open_ids`?",
+		}},
+		{"camel case", strings.Replace(minimal, "app_id: robot_test", "appId: robot_test", 1), []string{
+			"mind.appId (line 3): unknown key; did you mean `app_id`?",
+		}},
+		{"prefix of a key", minimal + "listen_addr: x\n", []string{
+			"listen_addr (line 9): unknown key; did you mean `listen`?",
+		}},
+		{"key in the wrong section", strings.Replace(minimal, "app_id: robot_test", "app_id: robot_test\n  bearer_token: x", 1), []string{
+			"mind.bearer_token (line 4): unknown key here; `bearer_token` belongs under `sources.alertmanager` or under `sources.grafana`",
+		}},
+		{"nothing close", minimal + "frobnicate: 1\n", []string{
+			"frobnicate (line 9): unknown key; the keys here are " + topKeys,
+		}},
+		{"matcher as a string", strings.Replace(minimal, "receiver: default", "receiver: default\n  routes:\n    - receiver: default\n      matchers: 'team=\"db\"'", 1), []string{
+			"route.routes[0].matchers (line 8): expected a list of strings, got a string",
+		}},
+		{"open_ids as a string", strings.Replace(minimal, "open_ids: [ou_a]", "open_ids: ou_a", 1), []string{
+			"receivers[0].open_ids (line 8): expected a list of strings, got a string",
+		}},
+		{"receivers as a mapping", strings.Replace(minimal, "  - name: default\n    open_ids: [ou_a]", "  name: default", 1), []string{
+			"receivers (line 6): expected a list of mappings, got a mapping",
+		}},
+		{"a word for a number", minimal + "delivery: {workers: four}\n", []string{
+			"delivery.workers (line 9): expected a whole number, got a string",
+		}},
+		{"a fraction for a whole number", minimal + "delivery: {burst: 2.5}\n", []string{
+			"delivery.burst (line 9): expected a whole number, got a number",
+		}},
+		{"a list for a bool", strings.Replace(minimal, "open_ids: [ou_a]", "all_subscribers: [yes]", 1), []string{
+			"receivers[0].all_subscribers (line 8): expected true or false, got a list",
+		}},
+		{"a mapping for a duration", minimal + "delivery: {max_age: {hours: 2}}\n", []string{
+			"delivery.max_age (line 9): expected a duration (e.g. 30s, 5m, 2h, 1d), got a mapping",
+		}},
+		{"a string for a section", minimal + "delivery: fast\n", []string{
+			"delivery (line 9): expected a mapping of keys, got a string",
+		}},
+		{"rate_limit 0", minimal + "delivery: {rate_limit: 0}\n", []string{
+			"delivery.rate_limit (line 9): must be positive, not 0 (leave the key out for the default, 10)",
+		}},
+		{"zero durations and counts", minimal + "delivery:\n  max_age: 0s\n  workers: 0\nreceivers_x: 1\n", []string{
+			"receivers_x (line 12): unknown key; did you mean `receivers`?",
+			"delivery.max_age (line 10): must be positive, not 0 (leave the key out for the default, 1d)",
+			"delivery.workers (line 11): must be positive, not 0 (leave the key out for the default, 4)",
+		}},
+		{"receiver max_alerts 0", strings.Replace(minimal, "open_ids: [ou_a]", "open_ids: [ou_a]\n    max_alerts: 0", 1), []string{
+			"receivers[0].max_alerts (line 9): must be positive, not 0 (leave the key out for the default, 10)",
+		}},
+		{"negative rate", minimal + "delivery: {rate_limit: -1}\n", []string{
+			"delivery.rate_limit (line 9): must be positive (requests per second)",
+		}},
+		{"infinite rate", minimal + "delivery: {rate_limit: .inf}\n", []string{
+			"delivery.rate_limit (line 9): must be a finite number",
+		}},
+		{"key twice", minimal + "timezone: UTC\ntimezone: Asia/Tokyo\n", []string{
+			"timezone (line 10): is set twice (first on line 9): keep one",
+		}},
+		{"not YAML", minimal + "route: [\n", []string{
+			"line 9: did not find expected node content (the file is not valid YAML)",
+		}},
+		{"a list at the top", "- a\n- b\n", []string{
+			"line 1: the config must be a mapping of keys (such as route: and receivers:), got a list",
+		}},
+		{"a key that is not a word", minimal + "[a]: 1\n", []string{
+			"line 9: a key must be a plain word, got a list",
+		}},
+		{"bad merge", minimal + "x: 1\ndelivery:\n  <<: 1\n", []string{
+			"x (line 9): unknown key; the keys here are " + topKeys,
+			"delivery.<< (line 11): a merge key must name a mapping or a list of mappings, got a whole number",
+		}},
+		{"URL password hidden", minimal + "external_url: 'http://user:pa55@x y/'\n", []string{
+			`external_url (line 9): "http://xxxxx@x y" is not a URL: invalid character " " in host name`,
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load([]byte(tc.yaml), t.TempDir())
+			var ps Problems
+			require.ErrorAs(t, err, &ps)
+			var got []string
+			for _, p := range ps {
+				got = append(got, p.String())
+			}
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+// What decoding accepts: empty values are unset keys, merge keys merge,
+// a number is a string where a string is wanted, as written.
+func TestDecodeAccepts(t *testing.T) {
+	c, err := Load([]byte(strings.Replace(minimal, "app_id: robot_test", "app_id: 0123", 1)+`
+delivery:
+  <<: {workers: 3, burst: 7}
+  burst: 9
+ack:
+listen:
+`), t.TempDir())
+	require.NoError(t, err)
+	require.Equal(t, 3, c.Delivery.Workers)
+	require.Equal(t, 9, c.Delivery.Burst, "the mapping's own key wins over the merged one")
+	require.Equal(t, DefaultListen, c.Listen)
+	require.Equal(t, "0123", c.Mind.AppID)
 }

@@ -1,10 +1,7 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -78,22 +75,19 @@ func Load(b []byte, baseDir string) (*Config, error) {
 
 // LoadWith is Load for the use opts describe.
 func LoadWith(b []byte, baseDir string, opts Options) (*Config, error) {
-	c := &Config{}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("config is empty")
-		}
-		return nil, fmt.Errorf("decode: %w", err)
+	root, top, err := parseDocument(b)
+	if err != nil {
+		return nil, err
 	}
-	var root yaml.Node
-	_ = yaml.Unmarshal(b, &root) // already decoded once: only used for line numbers
+	c := &Config{}
+	d := &decoder{}
+	d.mapping(top, reflect.ValueOf(c).Elem(), "")
 
 	expandEnv(reflect.ValueOf(c).Elem())
-	var probs Problems
+	probs := d.probs
 	probs = append(probs, c.readSecretFiles(baseDir)...)
 	c.applyDefaults()
+	probs = append(probs, d.zeroProblems()...)
 	// Like every file a config names, relative paths are taken from the
 	// config's folder, not from wherever the relay was started.
 	if c.Store.Driver == "sqlite" && c.Store.Path != "" && !filepath.IsAbs(c.Store.Path) {
@@ -104,12 +98,15 @@ func LoadWith(b []byte, baseDir string, opts Options) (*Config, error) {
 			c.Templates.Files[i] = filepath.Join(baseDir, f)
 		}
 	}
-	probs = append(probs, c.validate()...)
+	// Every problem of the file at once: what decoding found does not stop
+	// the checks of meaning, except where it explains them.
+	meaning := c.validate()
 	if !opts.DryRun {
-		probs = append(probs, c.checkCredentials(probs)...)
+		meaning = append(meaning, c.checkCredentials(probs)...)
 	}
+	probs = append(probs, d.unexplained(meaning)...)
 	if len(probs) > 0 {
-		probs.locate(&root)
+		probs.locate(root)
 		return nil, probs
 	}
 	return c, nil

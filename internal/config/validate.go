@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -19,9 +20,19 @@ type Problem struct {
 	Key  string // e.g. "route.routes[0].receiver"
 	Line int    // 0 when unknown
 	Msg  string
+
+	// dep is another key the problem follows from: when that key's value
+	// could not be read, the problem is not reported on its own.
+	dep string
 }
 
 func (p Problem) String() string {
+	if p.Key == "" {
+		if p.Line > 0 {
+			return fmt.Sprintf("line %d: %s", p.Line, p.Msg)
+		}
+		return p.Msg
+	}
 	if p.Line > 0 {
 		return fmt.Sprintf("%s (line %d): %s", p.Key, p.Line, p.Msg)
 	}
@@ -41,6 +52,11 @@ func (ps Problems) Error() string {
 
 func (ps *Problems) add(key, format string, args ...any) {
 	*ps = append(*ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// addDep adds a problem of key that follows from the value of dep.
+func (ps *Problems) addDep(dep, key, format string, args ...any) {
+	*ps = append(*ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...), dep: dep})
 }
 
 // has reports whether a problem of key is among ps.
@@ -237,7 +253,7 @@ func (c *Config) checkReceivers() Problems {
 		case r.AllSubscribers && len(r.OpenIDs) > 0:
 			ps.add(p+".open_ids", "set open_ids or all_subscribers, not both")
 		case !r.AllSubscribers && len(r.OpenIDs) == 0:
-			ps.add(p+".open_ids", "is empty: list Mind open_ids, or set all_subscribers: true")
+			ps.addDep(p+".all_subscribers", p+".open_ids", "is empty: list Mind open_ids, or set all_subscribers: true")
 		}
 		for j, id := range r.OpenIDs {
 			if strings.TrimSpace(id) == "" || strings.TrimSpace(id) != id {
@@ -286,7 +302,7 @@ func (c *Config) walkRoute(r *Route, key string, ps *Problems) {
 		return
 	}
 	if r.Receiver != "" && c.ReceiverByName(r.Receiver) == nil {
-		ps.add(key+".receiver", "receiver %q is not defined in receivers", r.Receiver)
+		ps.addDep("receivers", key+".receiver", "receiver %q is not defined in receivers", r.Receiver)
 	}
 	for i, m := range r.Matchers {
 		if _, err := ParseMatcher(m); err != nil {
@@ -381,12 +397,34 @@ func (c *Config) checkStore() Problems {
 func checkHTTPURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
-		return fmt.Errorf("%q is not a URL: %w", s, err)
+		// url.Error quotes the URL whole, password included.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("%q is not a URL: %v", redactURL(s), err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute http(s) URL", s)
+		return fmt.Errorf("%q is not an absolute http(s) URL", redactURL(s))
 	}
 	return nil
+}
+
+// redactURL hides the user info of a URL, parsable or not: a password in
+// a URL is a secret too.
+func redactURL(s string) string {
+	rest, scheme := s, ""
+	if i := strings.Index(s, "://"); i >= 0 {
+		scheme, rest = s[:i+3], s[i+3:]
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
+		return scheme + "xxxxx@" + rest[at+1:]
+	}
+	return s
 }
 
 // Warnings lists what is legal but probably not meant, such as cards
