@@ -111,6 +111,26 @@ func TestRender(t *testing.T) {
 	require.Contains(t, out, "High memory usage")
 }
 
+func TestRenderHTML(t *testing.T) {
+	payload, err := os.ReadFile("../../testdata/alertmanager/am-0.25-resolved.json")
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "cards.html")
+	code, out, errs := runCmd(t, string(payload), "render", "--config", "../../config.example.yaml", "--html", file)
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, `"receiver":"db-oncall"`, "the JSON lines still go to stdout")
+	doc, err := os.ReadFile(file)
+	require.NoError(t, err)
+	require.Contains(t, string(doc), `<article class="mind-card" data-header-template="green">`)
+	require.Contains(t, string(doc), `<h3 class="mc-title">已恢复 · `)
+
+	// A payload the relay refuses writes no file and fails.
+	missing := filepath.Join(t.TempDir(), "none.html")
+	code, _, errs = runCmd(t, "{oops", "render", "--config", "../../config.example.yaml", "--html", missing)
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "malformed JSON")
+	require.NoFileExists(t, missing)
+}
+
 func TestDLQReplayMustSayWhat(t *testing.T) {
 	for _, v := range []string{"MIND_APP_SECRET", "RELAY_ACK_SECRET", "AM_TOKEN", "RELAY_ADMIN_TOKEN"} {
 		t.Setenv(v, "")
