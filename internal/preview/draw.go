@@ -422,7 +422,7 @@ func link(s string) (text, u string, n int) {
 				if i+1 >= len(s) || s[i+1] != '(' {
 					return "", "", 0
 				}
-				end := strings.IndexByte(s[i+2:], ')')
+				end := closeParen(s[i+2:])
 				if end < 0 {
 					return "", "", 0
 				}
@@ -435,6 +435,28 @@ func link(s string) (text, u string, n int) {
 		}
 	}
 	return "", "", 0
+}
+
+// closeParen returns the index of the ")" that closes a link's URL,
+// parentheses inside it balanced, or -1.
+func closeParen(s string) int {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '(':
+			depth++
+		case ')':
+			if depth == 0 {
+				return i
+			}
+			depth--
+		case '\n':
+			return -1
+		}
+	}
+	return -1
 }
 
 // unescape drops markdown backslash escapes.
