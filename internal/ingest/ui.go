@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -85,7 +86,8 @@ func uiHeaders(c *gin.Context) {
 }
 
 // uiAuth lets in a request with admin.token as Bearer or a valid session
-// cookie; others get the login page with a 401.
+// cookie. A GET with neither is sent to the login page; wrong credentials,
+// or a POST without any, get the login page with a 401.
 func (s *Server) uiAuth(c *gin.Context) {
 	token := s.deps.Relay.State().Config.Admin.Token.Value()
 	presented := false
@@ -103,7 +105,13 @@ func (s *Server) uiAuth(c *gin.Context) {
 		}
 		presented = true
 	}
-	msg := ""
+	if !presented && c.Request.Method == http.MethodGet {
+		// A browser without a session: to the login page, and back here.
+		c.Redirect(http.StatusSeeOther, "/ui/login?next="+url.QueryEscape(safeNext(c.Request.URL.Path)))
+		c.Abort()
+		return
+	}
+	msg := "请先登录"
 	if presented {
 		s.authFail.WithLabelValues("ui").Inc()
 		msg = "登录已失效，请重新登录"

@@ -47,7 +47,7 @@ func TestUIAuth(t *testing.T) {
 		header []string
 		want   int
 	}{
-		{"no token", nil, http.StatusUnauthorized},
+		{"no token", nil, http.StatusSeeOther},
 		{"wrong bearer", []string{"Authorization", "Bearer wrong"}, http.StatusUnauthorized},
 		{"raw token as cookie", []string{"Cookie", uiCookie + "=" + uiToken}, http.StatusUnauthorized},
 		{"tampered cookie", []string{"Cookie", uiCookie + "=" + string(tampered)}, http.StatusUnauthorized},
@@ -61,16 +61,24 @@ func TestUIAuth(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := do(h, "GET", "/ui/preview", "192.0.2.1:1", "", tt.header...)
 			require.Equal(t, tt.want, w.Code)
-			if tt.want == http.StatusOK {
+			switch tt.want {
+			case http.StatusOK:
 				require.Contains(t, w.Body.String(), `<form method="post" action="/ui/preview"`)
-			} else {
+			case http.StatusSeeOther:
+				require.Equal(t, "/ui/login?next=%2Fui%2Fpreview", w.Header().Get("Location"))
+			default:
 				require.Contains(t, w.Body.String(), `action="/ui/login"`, "the login form instead")
 				require.NotContains(t, w.Body.String(), `action="/ui/preview"`)
 			}
-			// The preview POST is guarded the same way.
+			// The preview POST is guarded the same way, and never redirected.
 			pw := do(h, "POST", "/ui/preview", "192.0.2.1:1", "sample=alertmanager/am-0.25-firing.json",
 				append([]string{"Content-Type", "application/x-www-form-urlencoded"}, tt.header...)...)
-			require.Equal(t, tt.want, pw.Code)
+			want := tt.want
+			if want == http.StatusSeeOther {
+				want = http.StatusUnauthorized
+			}
+			require.Equal(t, want, pw.Code)
+			require.False(t, strings.Contains(pw.Body.String(), "data-header-template") != (want == http.StatusOK))
 		})
 	}
 }
@@ -166,7 +174,7 @@ func TestUIPagesSendTheAckPageHeaders(t *testing.T) {
 		header []string
 	}{
 		{"/ui/login", nil},
-		{"/ui/preview", nil}, // the 401 login page
+		{"/ui/preview", []string{"Authorization", "Bearer wrong"}}, // the 401 login page
 		{"/ui/preview", []string{"Authorization", "Bearer " + uiToken}},
 	} {
 		w := do(h, "GET", tc.path, "192.0.2.1:1", "", tc.header...)

@@ -73,6 +73,7 @@ dl.meta{display:grid;grid-template-columns:auto 1fr;gap:.1rem .8rem;margin:.2rem
 {{ with .Msg }}<p class="msg" role="alert">{{ . }}</p>{{ end }}
 <form method="post" action="/ui/login">
 <fieldset><legend>管理令牌</legend>
+<input type="text" name="username" value="admin" autocomplete="username" hidden>
 <label for="token">admin.token</label>
 <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
 <p class="hint">令牌只用于这次比对；浏览器保存的是它的签名，不是令牌本身。</p>
