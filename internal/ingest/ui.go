@@ -199,9 +199,9 @@ func (s *Server) uiLoginPage(c *gin.Context, status int, msg, next string) {
 	})
 }
 
+// uiPreviewPage shows the page with the first captured payload previewed.
 func (s *Server) uiPreviewPage(c *gin.Context) {
-	p := preview.NewPage(s.deps.Relay.State(), preview.Form{})
-	s.uiWrite(c, http.StatusOK, func(b *bytes.Buffer) error { return preview.WritePage(b, p) })
+	s.uiShowPreview(c, preview.Form{})
 }
 
 // uiPreview routes and renders the submitted payload as the relay would;
@@ -213,16 +213,19 @@ func (s *Server) uiPreview(c *gin.Context) {
 	f := preview.Form{
 		Sample:    c.PostForm("sample"),
 		Payload:   c.PostForm("payload"),
-		UsePasted: c.PostForm("use_pasted") != "",
 		Source:    c.PostForm("source"),
 		Receiver:  c.PostForm("receiver"),
 		Set:       c.PostForm("set"),
 		Templates: c.PostForm("templates"),
 		Acked:     c.PostForm("acked") != "",
 	}
+	s.uiShowPreview(c, f)
+}
+
+func (s *Server) uiShowPreview(c *gin.Context, f preview.Form) {
 	st := s.deps.Relay.State()
 	p := preview.NewPage(st, f)
-	if in, err := f.Input(); err != nil {
+	if in, err := p.Form.Input(); err != nil {
 		p.Msg = "无法读取：" + err.Error()
 	} else {
 		p.Result, _ = preview.Run(c.Request.Context(), st, in, nil) // the error is in the result

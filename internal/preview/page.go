@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"strings"
 	"unicode/utf8"
 
 	mindrelay "github.com/mindoffice/mind-relay"
@@ -31,20 +32,36 @@ func Nav(current string) []NavItem {
 // Form is what the preview page's form holds.
 type Form struct {
 	Sample    string // a name from mindrelay.Samples()
-	Payload   string // pasted; used when UsePasted
-	UsePasted bool
-	Source    string
+	Payload   string // pasted: when not blank, it is previewed, not Sample
+	Source    string // of the pasted payload; a sample's folder names its own
 	Receiver  string // empty: route
 	Set       string // empty: each receiver's own
 	Templates string
 	Acked     bool
 }
 
-// Input turns the form into a preview input: the pasted payload, or the
-// chosen sample with the source its folder names.
+// Pasted reports whether the form previews its pasted payload.
+func (f Form) Pasted() bool { return strings.TrimSpace(f.Payload) != "" }
+
+// Showing says what the form previews: "粘贴的内容" or the sample, and the
+// source.
+func (f Form) Showing() string {
+	in, err := f.Input()
+	if err != nil {
+		return ""
+	}
+	what := f.Sample
+	if f.Pasted() {
+		what = "粘贴的内容"
+	}
+	return what + "（" + string(in.Source) + "）"
+}
+
+// Input turns the form into a preview input: the pasted payload, or else
+// the chosen sample with the source its folder names.
 func (f Form) Input() (Input, error) {
 	in := Input{Source: alert.Source(f.Source), Receiver: f.Receiver, Set: f.Set, Templates: f.Templates, Acked: f.Acked}
-	if f.UsePasted {
+	if f.Pasted() {
 		in.Payload = []byte(f.Payload)
 		return in, nil
 	}

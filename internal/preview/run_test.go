@@ -177,7 +177,7 @@ func TestPageIsInert(t *testing.T) {
 		res, err := run(t, st, in)
 		require.NoError(t, err, "template %d", i)
 		require.NotEmpty(t, res.Cards)
-		page := NewPage(st, Form{UsePasted: true, Payload: string(payload), Templates: tpl})
+		page := NewPage(st, Form{Payload: string(payload), Templates: tpl})
 		page.Result = res
 		var buf bytes.Buffer
 		require.NoError(t, WritePage(&buf, page))
@@ -195,10 +195,14 @@ func TestFormInput(t *testing.T) {
 	require.Equal(t, alert.SourceGrafana, in.Source, "a sample's folder names its source")
 	require.True(t, bytes.HasPrefix(bytes.TrimSpace(in.Payload), []byte("{")))
 
-	in, err = Form{UsePasted: true, Payload: "{}", Source: "grafana", Sample: "alertmanager/am-0.25-firing.json"}.Input()
+	in, err = Form{Payload: "{}", Source: "grafana", Sample: "alertmanager/am-0.25-firing.json"}.Input()
 	require.NoError(t, err)
-	require.Equal(t, alert.SourceGrafana, in.Source)
-	require.Equal(t, "{}", string(in.Payload))
+	require.Equal(t, alert.SourceGrafana, in.Source, "pasted: the form's source")
+	require.Equal(t, "{}", string(in.Payload), "pasted wins over the sample")
+
+	in, err = Form{Payload: " \n ", Source: "grafana", Sample: "alertmanager/am-0.25-firing.json"}.Input()
+	require.NoError(t, err)
+	require.Equal(t, alert.SourceAlertmanager, in.Source, "blank: the sample")
 
 	_, err = Form{Sample: "../../etc/passwd"}.Input()
 	require.Error(t, err)

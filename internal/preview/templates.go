@@ -33,7 +33,7 @@ button.secondary{background:#fff;color:#1456f0}
 .pair{display:grid;grid-template-columns:minmax(16rem,24rem) 1fr;gap:1rem;align-items:start}
 @media (max-width:80rem){.pair{grid-template-columns:1fr}}
 pre{white-space:pre-wrap;word-break:break-all;background:#f7f8fa;border:1px solid var(--line);border-radius:4px;padding:.5rem .6rem;font-size:.8rem;margin:.3rem 0;max-height:32rem;overflow:auto}
-table{border-collapse:collapse;width:100%;font-size:.9rem;background:#fff}th,td{border:1px solid var(--line);padding:.3rem .5rem;text-align:left;vertical-align:top}
+table{border-collapse:collapse;width:100%;font-size:.9rem;background:#fff;margin-bottom:1rem}th,td{border:1px solid var(--line);padding:.3rem .5rem;text-align:left;vertical-align:top}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.85em}
 dl.meta{display:grid;grid-template-columns:auto 1fr;gap:.1rem .8rem;margin:.2rem 0 .8rem;font-size:.9rem}dl.meta dt{color:var(--muted)}dl.meta dd{margin:0}
 .mind-card{width:100%;max-width:24rem;background:#fff;border:1px solid #dee0e3;border-radius:8px;overflow:hidden;box-shadow:0 1px 3px rgba(31,35,41,.08);font-size:14px;color:#1f2329}
@@ -93,16 +93,16 @@ dl.meta{display:grid;grid-template-columns:auto 1fr;gap:.1rem .8rem;margin:.2rem
 <select id="sample" name="sample">{{ range .Samples }}<option value="{{ . }}"{{ if eq . $.Form.Sample }} selected{{ end }}>{{ . }}</option>{{ end }}</select>
 <p class="hint">随 relay 一起发布的真实 webhook 内容；来源由目录决定。</p>
 <label for="payload">或粘贴 webhook 内容（JSON）</label>
-<textarea id="payload" name="payload" rows="8" spellcheck="false">{{ .Form.Payload }}</textarea>
+<textarea id="payload" name="payload" rows="8" spellcheck="false" aria-describedby="payload-hint">{{ .Form.Payload }}</textarea>
+<p class="hint" id="payload-hint">填了就预览它，留空则用上面的示例。</p>
 <label for="source">粘贴内容的来源</label>
 <select id="source" name="source">{{ range .Sources }}<option value="{{ . }}"{{ if eq . $.Form.Source }} selected{{ end }}>{{ . }}</option>{{ end }}</select>
-<label class="check"><input type="checkbox" name="use_pasted" value="1"{{ if .Form.UsePasted }} checked{{ end }}>使用粘贴的内容（不选则用示例）</label>
 </fieldset>
 <fieldset><legend>接收人与模板</legend>
 <label for="receiver">接收人</label>
 <select id="receiver" name="receiver"><option value="">按路由（route）</option>{{ range .Receivers }}<option value="{{ . }}"{{ if eq . $.Form.Receiver }} selected{{ end }}>{{ . }}</option>{{ end }}</select>
 <label for="set">模板集</label>
-<select id="set" name="set"><option value="">各接收人自己的</option>{{ range .Sets }}<option value="{{ . }}"{{ if eq . $.Form.Set }} selected{{ end }}>{{ . }}</option>{{ end }}</select>
+<select id="set" name="set"><option value="">各接收人自己的</option>{{ range .Sets }}<option value="{{ . }}"{{ if eq . $.Form.Set }} selected{{ end }}>{{ . }}{{ if eq . "mind" }}（默认）{{ end }}</option>{{ end }}</select>
 <label class="check"><input type="checkbox" name="acked" value="1"{{ if .Form.Acked }} checked{{ end }}>按已确认显示</label>
 <label for="templates">编辑模板（可选）</label>
 <textarea id="templates" name="templates" rows="12" spellcheck="false" aria-describedby="templates-hint" placeholder='{{ "{{" }} define "mind.title" {{ "}}" }}【测试】{{ "{{" }} .CommonLabels.alertname {{ "}}" }}{{ "{{" }} end {{ "}}" }}'>{{ .Form.Templates }}</textarea>
@@ -111,7 +111,7 @@ dl.meta{display:grid;grid-template-columns:auto 1fr;gap:.1rem .8rem;margin:.2rem
 <button type="submit">预览</button>
 </form>
 <section aria-label="预览结果">
-{{ with .Result }}{{ template "results" . }}{{ else }}<p class="hint">选择示例或粘贴内容，然后按“预览”。不会向 Mind 发送任何内容。</p>{{ end }}
+{{ with .Result }}<p class="showing">预览：{{ $.Form.Showing }}{{ with $.Form.Receiver }} → 接收人 {{ . }}{{ end }}</p>{{ template "results" . }}{{ else }}<p class="hint">选择示例或粘贴内容，然后按“预览”。不会向 Mind 发送任何内容。</p>{{ end }}
 </section>
 </div></main></body></html>{{ end }}
 
@@ -149,6 +149,6 @@ dl.meta{display:grid;grid-template-columns:auto 1fr;gap:.1rem .8rem;margin:.2rem
 {{ with .Templates }}<h2>编辑的模板</h2>
 <p class="hint">未保存。要使用它，把下面的文本存成 templates.files 中的一个文件，然后重新加载配置。</p>
 <label for="copy-templates">复制用文本</label>
-<textarea id="copy-templates" rows="10" readonly spellcheck="false">{{ . }}</textarea>{{ end }}
+<textarea id="copy-templates" rows="6" readonly spellcheck="false">{{ . }}</textarea>{{ end }}
 {{ end }}
 `

@@ -199,24 +199,27 @@ func TestPreviewInChromium(t *testing.T) {
 	require.Equal(t, base+"/ui/login?next=%2Fui%2Fpreview", eval(`location.href`))
 	require.Equal(t, "token", eval(`document.activeElement ? document.activeElement.id : ""`), "the token field has the focus")
 
-	// Log in from the keyboard alone: type the token, press Enter.
+	// Log in from the keyboard alone: type the token, press Enter. The page
+	// opens with the first captured payload previewed.
 	run(chromedp.KeyEvent(adminToken), chromedp.KeyEvent(kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/ui/preview"]`)))
 	require.Equal(t, "", eval(`document.cookie`), "the session cookie is HttpOnly: scripts cannot read it")
+	require.Equal(t, "触发中 · HighCPU (1)", text(".mind-card .mc-title"))
 
 	// Pick a captured payload, edit the title template, submit.
 	run(
-		chromedp.SetValue(chromedp.ID("sample"), "alertmanager/am-0.25-firing.json"),
+		chromedp.SetValue(chromedp.ID("sample"), "alertmanager/am-0.25-group-2.json"),
 		chromedp.SetValue(chromedp.ID("templates"), `{{ define "mind.title" }}{{ if eq .Status "firing" }}【预览】{{ end }}触发中 · {{ template "mind.name" . }} ({{ len .Alerts.Firing }}){{ end }}`),
 		chromedp.Click(chromedp.CSS(`form[action="/ui/preview"] button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`.mind-card`)),
+		// Only the answer to the POST offers the edited text to copy.
+		chromedp.WaitVisible(chromedp.ID("copy-templates")),
 	)
-	require.Equal(t, "【预览】触发中 · HighCPU (1)", text(".mind-card .mc-title"))
+	require.Equal(t, "【预览】触发中 · KubePodCrashLooping (2)", text(".mind-card .mc-title"))
 	require.Equal(t, "red", eval(`document.querySelector('.mind-card').dataset.headerTemplate`))
 	require.Equal(t, "rgb(245, 74, 69)", eval(`getComputedStyle(document.querySelector('.mind-card .mc-header')).backgroundColor`), "the red header")
-	require.Equal(t, "确认|网页确认|查看告警|告警来源", eval(`Array.from(document.querySelectorAll('.mind-card .mc-btn')).map(b => b.textContent).join('|')`))
-	require.Contains(t, text("pre.body"), `"receive_open_ids":["ou_oncall"]`, "the exact body, for the routed receiver")
-	require.Contains(t, text("table tbody td:nth-child(3)"), "route.routes[0]")
+	require.Equal(t, "确认|网页确认|查看告警|告警来源|处理手册", eval(`Array.from(document.querySelectorAll('.mind-card .mc-btn')).map(b => b.textContent).join('|')`))
+	require.Contains(t, text("pre.body"), `"receive_open_ids":["ou_default"]`, "the exact body, for the routed receiver")
+	require.Equal(t, "route", text("table tbody td:nth-child(3)"), "no route matched severity=warning: the root")
 	require.Equal(t, "模板卡片", text(".result dl.meta .ok"), "no fallback")
 
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
