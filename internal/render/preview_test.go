@@ -57,3 +57,37 @@ func TestPreview(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "触发中 · HighCPU (1)", c.Header.Title.Content)
 }
+
+// A preview clones the live templates while delivery workers render with
+// them; run with -race.
+func TestPreviewWhileRendering(t *testing.T) {
+	r, _ := newRenderer(t, testOptions())
+	g := loadAlertmanager(t, sharedTestdata+"/alertmanager/am-0.25-group-1.json")
+	in := Input{Receiver: &config.Receiver{Name: "r", OpenIDs: []string{"ou_a"}}, NotificationID: "n-1"}
+	done := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			var err error
+			for range 20 {
+				if i%2 == 0 {
+					_, err = r.Render(g, in)
+				} else {
+					var p *Renderer
+					if p, err = r.Preview("edited.tmpl", `{{ define "mind.title" }}x{{ end }}`, nil); err == nil {
+						_, err = p.Render(g, in)
+					}
+				}
+				if err != nil {
+					break
+				}
+			}
+			done <- err
+		}()
+	}
+	for range 8 {
+		require.NoError(t, <-done)
+	}
+	c, err := r.Render(g, in)
+	require.NoError(t, err)
+	require.NotEqual(t, "x", c.Header.Title.Content)
+}
