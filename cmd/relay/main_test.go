@@ -123,6 +123,24 @@ func TestRenderHTML(t *testing.T) {
 	require.Contains(t, string(doc), `<article class="mind-card" data-header-template="green">`)
 	require.Contains(t, string(doc), `<h3 class="mc-title">已恢复 · `)
 
+	// A template that fails: the fallback card is drawn, and stderr says so.
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bad.tmpl"), []byte(`{{ define "mind.title" }}
+{{ .Nope }}{{ end }}`), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "relay.yaml"), []byte(`
+mind: {app_id: robot_test}
+route: {receiver: r}
+receivers: [{name: r, open_ids: [ou_a]}]
+templates: {files: ["*.tmpl"]}
+`), 0o600))
+	code, _, errs = runCmd(t, string(payload), "render", "--config", filepath.Join(dir, "relay.yaml"), "--html", file)
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, errs, "receiver r: the fallback card would be sent: ")
+	require.Contains(t, errs, "bad.tmpl:2:3: executing \"mind.title\"")
+	doc, err = os.ReadFile(file)
+	require.NoError(t, err)
+	require.Contains(t, string(doc), "模板出错，会发送内置的备用卡片")
+
 	// A payload the relay refuses writes no file and fails.
 	missing := filepath.Join(t.TempDir(), "none.html")
 	code, _, errs = runCmd(t, "{oops", "render", "--config", "../../config.example.yaml", "--html", missing)
