@@ -12,7 +12,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -238,7 +240,7 @@ var _ relay.AckLookup = acked{}
 func alertName(a alert.Alert, g *alert.Group) string {
 	name := a.Labels["alertname"]
 	var rest []string
-	for _, k := range sortedKeys(a.Labels) {
+	for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
 		if k == "alertname" || g.CommonLabels[k] == a.Labels[k] || strings.HasPrefix(k, "__") {
 			continue
 		}
