@@ -148,16 +148,14 @@ func execute(w io.Writer, name string, data any) error {
 	return err
 }
 
-// column is a TemplateError's column as a reader counts it: Go gives the
-// byte offset in the line, counted from 0.
+// column is a TemplateError's column as a reader counts it, characters
+// from 1; 0 when unknown. Go gives the byte offset in the line, from 0, so
+// the line must be known (edited text) to count characters.
 func column(te TemplateError) int {
-	if te.Column == 0 && te.Line == 0 {
+	if te.Line == 0 || te.Source == "" || te.Column > len(te.Source) {
 		return 0
 	}
-	if te.Source != "" && te.Column <= len(te.Source) {
-		return utf8.RuneCountInString(te.Source[:te.Column]) + 1
-	}
-	return te.Column + 1
+	return utf8.RuneCountInString(te.Source[:te.Column]) + 1
 }
 
 var pages = template.Must(template.New("").Funcs(template.FuncMap{

@@ -101,11 +101,12 @@ type Card struct {
 
 // TemplateError is a template failure, located when Go's text/template
 // says where: line and column for an execution error, the line alone for a
-// parse error (its parser reports no column).
+// parse error (its parser reports no column). Only edited text has its line
+// quoted: the preview reads no file.
 type TemplateError struct {
 	File   string // the template file, EditedName for edited text
 	Line   int    // 0: unknown
-	Column int    // 0: unknown
+	Column int    // as Go gives it: the byte offset in the line, from 0
 	Msg    string // the whole error
 	Source string // the line of edited text it points at, when known
 }

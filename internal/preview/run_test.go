@@ -208,3 +208,23 @@ func TestFormInput(t *testing.T) {
 	require.Error(t, err)
 	require.True(t, strings.Contains(err.Error(), "sample"))
 }
+
+func TestColumn(t *testing.T) {
+	tests := []struct {
+		name string
+		te   TemplateError
+		want int
+	}{
+		{"ascii", TemplateError{Line: 2, Column: 4, Source: "  x {{ .A }}"}, 5},
+		{"characters, not bytes", TemplateError{Line: 2, Column: 9, Source: "  标题 {{ .A }}"}, 6},
+		{"at the start", TemplateError{Line: 1, Column: 0, Source: "{{ .A }}"}, 1},
+		{"line not known: no column", TemplateError{File: "/etc/relay/a.tmpl", Line: 2, Column: 17}, 0},
+		{"no location", TemplateError{Msg: "header.title.content is empty"}, 0},
+		{"offset past the line", TemplateError{Line: 1, Column: 40, Source: "short"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, column(tt.te))
+		})
+	}
+}
