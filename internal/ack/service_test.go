@@ -334,3 +334,68 @@ func newTestSource(t *testing.T, root string) *silence.Source {
 	require.NoError(t, err)
 	return s
 }
+
+// Issue 10's item 9: a round calls the sources of many incidents at once,
+// a bounded number at a time, so one slow source cannot hold the others
+// back past their lease.
+func TestRoundCallsSourcesConcurrently(t *testing.T) {
+	ctx := context.Background()
+	var (
+		mu       sync.Mutex
+		inflight int
+		peak     int
+		release  = make(chan struct{})
+		once     sync.Once
+	)
+	am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v2/silences" {
+			http.NotFound(w, r)
+			return
+		}
+		mu.Lock()
+		inflight++
+		peak = max(peak, inflight)
+		if inflight == maxSourceCalls {
+			once.Do(func() { close(release) })
+		}
+		mu.Unlock()
+		select {
+		case <-release:
+		case <-time.After(5 * time.Second):
+		}
+		mu.Lock()
+		inflight--
+		mu.Unlock()
+		_, _ = w.Write([]byte(`{"silenceID":"s"}`))
+	}))
+	defer am.Close()
+	h := newHarness(t, "  silence: {duration: 1h, alertmanager_url: "+am.URL+"}\n")
+	for i := range 2 * maxSourceCalls {
+		g := group(t, "am-0.25-firing.json")
+		g.GroupKey = g.GroupKey + string(rune('a'+i))
+		_, err := h.svc.Ack(ctx, h.accept(g), alice, 0)
+		require.NoError(t, err)
+	}
+	h.svc.round(ctx, false)
+	require.Equal(t, maxSourceCalls, peak, "in parallel, and never more than the bound")
+	incs, err := h.db.Incidents(ctx, store.IncidentQuery{States: []incident.State{incident.Acked}})
+	require.NoError(t, err)
+	require.Len(t, incs, 2*maxSourceCalls)
+	for _, inc := range incs {
+		require.Len(t, inc.Silence.Live(), 1, inc.ID)
+	}
+}
+
+// A chat message without the callback token is refused from the
+// envelope's header: the event behind it is never read (here it could not
+// be: it is no JSON), so a large body costs nothing to refuse.
+func TestUnauthenticatedChatRefusedFromHeader(t *testing.T) {
+	h := newHarness(t, "")
+	body := `{"schema":"1.0","header":{"event_type":"im.message.robot.receive_v1","app_id":"robot_test"},"event":{"content":` +
+		strings.Repeat("x", 512<<10) + `}}`
+	reply, err := h.svc.HandleEvent(context.Background(), []byte(body), false)
+	require.NoError(t, err, "refused, not parsed (parsing would fail)")
+	require.Equal(t, ResultUnauthenticated, reply.Result)
+	_, err = h.svc.HandleEvent(context.Background(), []byte(body), true)
+	require.Error(t, err, "with the token the event is read, and this one is none")
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mindoffice/mind-relay/internal/alert"
+	"github.com/mindoffice/mind-relay/internal/config"
 	"github.com/mindoffice/mind-relay/internal/incident"
 	"github.com/mindoffice/mind-relay/internal/silence"
 	"github.com/mindoffice/mind-relay/internal/store"
@@ -43,7 +44,7 @@ func (s *Service) pollInterval() time.Duration {
 	if d := s.cfg().Ack.PollInterval.D(); d > 0 {
 		return d
 	}
-	return time.Minute
+	return config.DefaultPollInterval
 }
 
 // round works on every incident holding or owing silences, a bounded
