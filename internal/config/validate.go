@@ -347,7 +347,7 @@ func (c *Config) checkAck() Problems {
 			}
 		}
 		for i, a := range s.AllowedURLs {
-			if u, err := url.Parse(a); err != nil || checkHTTPURL(a) != nil || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			if u, err := url.Parse(a); err != nil || checkHTTPURL(a) != nil || u.User != nil || strings.ContainsAny(a, "?#") {
 				ps.add(fmt.Sprintf("ack.silence.allowed_urls[%d]", i), "%q is not an absolute http(s) URL prefix without user info, query or fragment", redactUserinfo(a))
 			}
 		}

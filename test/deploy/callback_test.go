@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // What the README says happens to a chat message when mind.callback_token
@@ -32,7 +33,7 @@ func TestReadmeCallbackWithoutToken(t *testing.T) {
 
 	// A chat message as Mind sends it (seed 003), to a relay of the same
 	// app without a callback token.
-	event, err := os.ReadFile(repoPath("internal/ack/testdata/seed-003-text-101.json"))
+	event, err := os.ReadFile(repoPath("internal/mind/event/testdata/seed-003-text-101.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,6 +55,11 @@ func TestReadmeCallbackWithoutToken(t *testing.T) {
 	var got map[string]any
 	if err := json.Unmarshal([]byte(body), &got); err != nil || code != http.StatusOK || !reflect.DeepEqual(got, want) {
 		t.Fatalf("a chat message without callback token: %d %s; the README says 200 %s", code, body, m[1])
+	}
+	// The relay's stderr reaches the buffer through a pipe, after the
+	// answer may have: wait for the line a little.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(rr.logs.String(), "chat message refused") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
 	}
 	if !strings.Contains(rr.logs.String(), "chat message refused") {
 		t.Errorf("the refusal is not logged:\n%s", rr.logs.String())
