@@ -224,6 +224,9 @@ func (s *Service) expire(ctx context.Context, inc incident.Incident, src *silenc
 	if len(done) > 0 {
 		s.log.Info("silence expired", "incident", inc.ID, "silences", len(done), "state", inc.State)
 		s.update(ctx, inc.ID, func(cur incident.Incident) incident.Change { return incident.SilencesDone(&cur, done, s.now()) })
+		if inc.Silence.Wanted {
+			s.poke() // the new ack's silence is next
+		}
 	}
 }
 
