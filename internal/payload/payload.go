@@ -57,6 +57,10 @@ func ParseAlertmanager(body []byte) (*alert.Group, []Skipped, error) {
 		if msg.Version == "" {
 			return nil, nil, badf(`payload has no "version": the relay reads Alertmanager webhook payloads (version "4")`)
 		}
+		if msg.Version == GrafanaVersion {
+			return nil, nil, badf(`payload version %q is not supported: the relay reads Alertmanager webhook payloads (version "4") here; `+
+				`version "1" is Grafana's unified-alerting webhook: point the contact point at /webhook/grafana (or /webhook/grafana/<receiver>) instead`, msg.Version)
+		}
 		return nil, nil, badf(`payload version %q is not supported: the relay reads Alertmanager webhook payloads (version "4")`, msg.Version)
 	}
 	if msg.Data == nil || msg.Alerts == nil {
