@@ -140,6 +140,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"version":"4","alerts":[{"status":"firing","labels":{"a":"b"}}]}`))
 	f.Add([]byte(`{"version":"1","alerts":[{"status":"firing","labels":{"a":"b"},"values":{"A":1}}]}`))
 	f.Add([]byte(`{"ruleName":"x","evalMatches":[]}`))
+	for _, b := range capturedPayloads(f) {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, parse := range []func([]byte) (*alert.Group, []Skipped, error){ParseAlertmanager, ParseGrafana} {
 			g, _, err := parse(b)
