@@ -1,7 +1,9 @@
-// Package store keeps the relay's outbox: every notification accepted from a
-// webhook is written here, durably, before the sender gets its 2xx, and stays
-// until Mind has accepted it, a newer notification of its group has made it
-// pointless, or it is dead-lettered.
+// Package store keeps the relay's outbox and its incidents: every
+// notification accepted from a webhook is written here, durably, before the
+// sender gets its 2xx, and stays until Mind has accepted it, a newer
+// notification of its group has made it pointless, or it is dead-lettered;
+// beside it, each alert group's incidents (package incident), the state
+// every ack decision reads (incidents.go).
 //
 // The Store interface speaks of notifications and outcomes, never of SQL, so
 // that another backend (PostgreSQL, for several replicas) can sit behind it.
