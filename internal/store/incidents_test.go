@@ -171,3 +171,39 @@ func TestUpgradeFromSchema3(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, KindAckConfirm, n.Kind)
 }
+
+// Pruning keeps what open incidents read: the latest card of an open or
+// silenced incident stays however old, and so does each group's latest
+// incident; resolved incidents before that go with their timelines.
+func TestPruneKeepsWhatIncidentsRead(t *testing.T) {
+	ctx := context.Background()
+	s := newTest(t)
+	enqueue(t, s, card("open", "g1", t0, fa), card("r1", "g2", t0, fa))
+	enqueue(t, s, card("r2", "g2", t0.Add(time.Minute), faR))
+	again := incident.AlertRef{Fingerprint: "a", StartsAt: t0.Add(time.Hour), Firing: true}
+	enqueue(t, s, card("r3", "g2", t0.Add(time.Hour), again))
+	enqueue(t, s, card("r4", "g2", t0.Add(2*time.Hour), incident.AlertRef{Fingerprint: "a", StartsAt: t0.Add(time.Hour)}))
+	var outs []Outcome
+	for _, id := range claimIDs(t, s, 10) {
+		outs = append(outs, delivered(id))
+	}
+	complete(t, s, outs...)
+	future := time.Now().Add(time.Hour)
+	_, err := s.Prune(ctx, future)
+	require.NoError(t, err)
+	_, err = s.Get(ctx, "open")
+	require.NoError(t, err, "the open incident's latest card stays")
+
+	n, err := s.PruneIncidents(ctx, future)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "g2's first occurrence")
+	_, err = s.Incident(ctx, incident.ID("g2", 1))
+	require.ErrorIs(t, err, ErrNoIncident)
+	tl, err := s.Timeline(ctx, incident.ID("g2", 1))
+	require.NoError(t, err)
+	require.Empty(t, tl)
+	_, err = s.Incident(ctx, incident.ID("g2", 2))
+	require.NoError(t, err, "each group's latest incident stays: occurrences keep counting")
+	_, err = s.Incident(ctx, incident.ID("g1", 1))
+	require.NoError(t, err, "open incidents stay")
+}
