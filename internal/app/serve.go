@@ -62,8 +62,11 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 		return err
 	}
 	logger := NewLogger(opts.Logs, cfg.LogLevel)
+	// The flag wins over the file; the config keeps the file's value, which
+	// reloads compare with.
+	listen := cfg.Listen
 	if opts.Listen != "" {
-		cfg.Listen = opts.Listen
+		listen = opts.Listen
 	}
 	if opts.ShutdownTimeout == 0 {
 		opts.ShutdownTimeout = 30 * time.Second
@@ -114,7 +117,7 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	}
 	rl = relay.New(st, relayOpts, reg)
 
-	reloads := newReloader(opts.ConfigFile, opts.DryRun, reg, logger, func(c *config.Config) error {
+	reloads := newReloader(opts.ConfigFile, opts.DryRun, cfg, reg, logger, func(c *config.Config) error {
 		next, err := buildState(c, reg, logger)
 		if err != nil {
 			return err
@@ -153,9 +156,9 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	}
 	handler := ingest.New(deps, reg)
 
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		return fmt.Errorf("listen on %s: %w", listen, err)
 	}
 	srv := &http.Server{
 		Handler:           handler,
@@ -195,7 +198,7 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case <-opts.Reload:
-			_ = reloads.reload(ctx)
+			_, _ = reloads.reload(ctx)
 		case err := <-serveErr:
 			runErr = fmt.Errorf("http server: %w", err)
 			break loop
@@ -290,23 +293,26 @@ func newSender(cfg *config.Config, dryRun bool, m *mind.Metrics, logger *slog.Lo
 }
 
 // reloader re-reads the config file and swaps the new state in whole, or
-// keeps the old one and says why.
+// keeps the old one and says why. The keys the relay reads only at start
+// (config.RestartKeys) are not applied: a reload that changes one says so.
 type reloader struct {
 	mu      sync.Mutex
 	path    string
 	dryRun  bool
+	started *config.Config // what the start-only keys still are
 	apply   func(*config.Config) error
 	log     *slog.Logger
 	success prometheus.Gauge
 	when    prometheus.Gauge
 }
 
-func newReloader(path string, dryRun bool, reg prometheus.Registerer, logger *slog.Logger, apply func(*config.Config) error) *reloader {
+func newReloader(path string, dryRun bool, started *config.Config, reg prometheus.Registerer, logger *slog.Logger, apply func(*config.Config) error) *reloader {
 	r := &reloader{
-		path:   path,
-		dryRun: dryRun,
-		apply:  apply,
-		log:    logger,
+		path:    path,
+		dryRun:  dryRun,
+		started: started,
+		apply:   apply,
+		log:     logger,
 		success: promauto.With(reg).NewGauge(prometheus.GaugeOpts{
 			Name: "mind_relay_config_last_reload_successful",
 			Help: "Whether the last configuration reload succeeded (1) or failed (0).",
@@ -321,25 +327,33 @@ func newReloader(path string, dryRun bool, reg prometheus.Registerer, logger *sl
 	return r
 }
 
-func (r *reloader) reload(context.Context) error {
+// reload loads and applies the config file. It returns the changed keys
+// that were not applied because they need a restart.
+func (r *reloader) reload(context.Context) ([]string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	var notApplied []string
 	err := func() error {
 		cfg, err := Check(r.path, r.dryRun)
 		if err != nil {
 			return err
 		}
+		notApplied = config.NotApplied(r.started, cfg)
 		return r.apply(cfg)
 	}()
 	if err != nil {
 		r.success.Set(0)
 		r.log.Error("config reload failed; the old config stays live", "config", r.path, "err", err)
-		return err
+		return nil, err
 	}
 	r.success.Set(1)
 	r.when.SetToCurrentTime()
+	if len(notApplied) > 0 {
+		r.log.Warn("config reloaded; some changes are not applied, restart needed", "config", r.path, "restart_needed", notApplied)
+		return notApplied, nil
+	}
 	r.log.Info("config reloaded", "config", r.path)
-	return nil
+	return nil, nil
 }
 
 // NewLogger returns the JSON logger every part of the relay logs through.

@@ -34,8 +34,10 @@ type Deps struct {
 	// Ready reports whether the relay can accept work (config loaded, store
 	// writable).
 	Ready func(ctx context.Context) error
-	// Reload re-reads the config file; a bad file keeps the old config.
-	Reload func(ctx context.Context) error
+	// Reload re-reads the config file; a bad file keeps the old config. It
+	// returns the changed keys it did not apply because they need a
+	// restart.
+	Reload func(ctx context.Context) (restartNeeded []string, err error)
 	DLQ    DLQ
 	// Extra lets later features (Mind callbacks, ack pages) add routes.
 	Extra  []func(*gin.Engine)

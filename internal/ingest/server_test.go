@@ -46,7 +46,7 @@ receivers: [{name: r, open_ids: [ou_a]}]
 	require.NoError(t, err)
 	rl := relay.New(&relay.State{Config: cfg, Tree: tree, Renderer: rd}, relay.Options{Queue: q}, prometheus.NewRegistry())
 	d := &dlqFake{}
-	return New(Deps{Relay: rl, DLQ: d, Reload: func(context.Context) error { return nil }}, prometheus.NewRegistry()), d
+	return New(Deps{Relay: rl, DLQ: d, Reload: func(context.Context) ([]string, error) { return nil, nil }}, prometheus.NewRegistry()), d
 }
 
 func do(h http.Handler, method, path, remote, body string, header ...string) *httptest.ResponseRecorder {
