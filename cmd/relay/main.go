@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,10 +22,46 @@ import (
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.commit=...".
+// Without them, the commit is the one Go stamps into a plain `go build` of
+// a git checkout (see versionLine).
 var (
 	version = "dev"
 	commit  = "unknown"
 )
+
+// versionLine describes the binary: the stamped version and commit, or,
+// when none was stamped, what the Go toolchain recorded of the checkout
+// it was built from (vcs.revision, vcs.modified) and the module version.
+func versionLine(version, commit string, info *debug.BuildInfo) string {
+	if info != nil {
+		settings := map[string]string{}
+		for _, s := range info.Settings {
+			settings[s.Key] = s.Value
+		}
+		rev := settings["vcs.revision"]
+		short := rev[:min(12, len(rev))]
+		if commit == "unknown" && rev != "" {
+			commit = short
+			if settings["vcs.modified"] == "true" {
+				commit += "-dirty" // built with changes not committed
+			}
+		}
+		// A tagged module version (go install ...@v1.2.3) says more than
+		// "dev"; a pseudo-version only repeats the commit.
+		if v := info.Main.Version; version == "dev" && v != "" && v != "(devel)" && (short == "" || !strings.Contains(v, short)) {
+			version = v
+		}
+	}
+	return fmt.Sprintf("mind-relay %s (commit %s, %s %s/%s)", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+func buildInfo() *debug.BuildInfo {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return nil
+	}
+	return info
+}
 
 const usage = `mind-relay: Alertmanager and Grafana alerts as interactive Mind cards.
 
@@ -57,7 +95,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "dlq":
 		err = dlq(args, stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintf(stdout, "mind-relay %s (commit %s, %s %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		fmt.Fprintln(stdout, versionLine(version, commit, buildInfo()))
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:

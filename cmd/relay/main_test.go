@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -22,6 +25,36 @@ func TestVersion(t *testing.T) {
 	code, out, _ := runCmd(t, "", "version")
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "mind-relay dev (commit unknown, go1.")
+}
+
+// Without -ldflags, the commit is what Go stamped into a plain go build
+// of a git checkout.
+func TestVersionLine(t *testing.T) {
+	const rev = "06f75433622af26e368e2a0542f34cbd4cc1d020"
+	vcs := func(modified string, main string) *debug.BuildInfo {
+		return &debug.BuildInfo{Main: debug.Module{Version: main}, Settings: []debug.BuildSetting{
+			{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: rev}, {Key: "vcs.modified", Value: modified},
+		}}
+	}
+	tail := fmt.Sprintf(", %s %s/%s)", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	tests := []struct {
+		name            string
+		version, commit string
+		info            *debug.BuildInfo
+		want            string
+	}{
+		{"no build info", "dev", "unknown", nil, "mind-relay dev (commit unknown"},
+		{"no vcs stamp (-buildvcs=false)", "dev", "unknown", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "mind-relay dev (commit unknown"},
+		{"plain go build, clean", "dev", "unknown", vcs("false", "(devel)"), "mind-relay dev (commit 06f75433622a"},
+		{"plain go build, modified", "dev", "unknown", vcs("true", "v0.0.0-20261201233553-06f75433622a+dirty"), "mind-relay dev (commit 06f75433622a-dirty"},
+		{"go install of a tag", "dev", "unknown", vcs("false", "v1.2.3"), "mind-relay v1.2.3 (commit 06f75433622a"},
+		{"stamped with ldflags", "v1.4.0", "abc1234", vcs("true", "(devel)"), "mind-relay v1.4.0 (commit abc1234"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want+tail, versionLine(tc.version, tc.commit, tc.info))
+		})
+	}
 }
 
 func TestUsage(t *testing.T) {
