@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -150,18 +151,8 @@ func serve(args []string, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	reload := make(chan struct{})
-	go func() {
-		for range hup {
-			select {
-			case reload <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	reload, stopReload := watchReload(make(chan os.Signal, 1))
+	defer stopReload()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -173,6 +164,40 @@ func serve(args []string, stderr io.Writer) error {
 		Reload:     reload,
 		Logs:       stderr,
 	})
+}
+
+// watchReload turns each SIGHUP, received on hup, into a reload request.
+// stop stops the signal's delivery to hup (signal.Stop: after it, SIGHUP
+// has its default effect again) and ends the goroutine.
+func watchReload(hup chan os.Signal) (reload <-chan struct{}, stop func()) {
+	out := make(chan struct{})
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	signal.Notify(hup, syscall.SIGHUP)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-hup:
+				select {
+				case out <- struct{}{}:
+				case <-done:
+					return
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return out, func() {
+		once.Do(func() {
+			signal.Stop(hup)
+			close(done)
+			wg.Wait()
+		})
+	}
 }
 
 func checkConfig(args []string, stdout, stderr io.Writer) error {

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -173,4 +176,37 @@ func TestDLQReplayMustSayWhat(t *testing.T) {
 	code, out, _ = runCmd(t, "", "dlq", "list", "--config", "../../config.example.yaml")
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "no dead letters")
+}
+
+// SIGHUP asks for a reload until serve stops; then the handler is stopped
+// (signal.Stop), so that no signal is delivered to a channel nobody reads.
+func TestWatchReloadStops(t *testing.T) {
+	// guard keeps SIGHUP from ending the test process once the watch is
+	// stopped, and says when the second signal has been delivered.
+	guard := make(chan os.Signal, 1)
+	signal.Notify(guard, syscall.SIGHUP)
+	defer signal.Stop(guard)
+
+	hup := make(chan os.Signal, 1)
+	reload, stop := watchReload(hup)
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))
+	select {
+	case <-reload:
+	case <-time.After(10 * time.Second):
+		t.Fatal("SIGHUP did not ask for a reload")
+	}
+	<-guard
+
+	stop()
+	stop() // twice is harmless
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))
+	select {
+	case <-guard:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second SIGHUP never came")
+	}
+	// The signal package delivers to every registered channel in one pass:
+	// by the time guard has it, a channel still registered would too.
+	time.Sleep(50 * time.Millisecond)
+	require.Empty(t, hup, "SIGHUP still delivered after stop")
 }
