@@ -100,6 +100,10 @@ func LoadWith(b []byte, baseDir string, opts Options) (*Config, error) {
 	}
 	// Every problem of the file at once: what decoding found does not stop
 	// the checks of meaning, except where it explains them.
+	if d.tooLarge {
+		// What was not decoded cannot be checked for meaning.
+		return nil, probs.capped()
+	}
 	meaning := c.validate()
 	if !opts.DryRun {
 		meaning = append(meaning, c.checkCredentials(probs)...)
@@ -107,7 +111,7 @@ func LoadWith(b []byte, baseDir string, opts Options) (*Config, error) {
 	probs = append(probs, d.unexplained(meaning)...)
 	if len(probs) > 0 {
 		probs.locate(root)
-		return nil, probs
+		return nil, probs.capped()
 	}
 	return c, nil
 }

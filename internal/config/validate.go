@@ -59,6 +59,18 @@ func (ps *Problems) addDep(dep, key, format string, args ...any) {
 	*ps = append(*ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...), dep: dep})
 }
 
+// MaxProblems is how many problems an error lists; the rest are counted.
+const MaxProblems = 100
+
+// capped keeps the first MaxProblems problems and counts the others.
+func (ps Problems) capped() Problems {
+	if len(ps) <= MaxProblems {
+		return ps
+	}
+	out := append(Problems(nil), ps[:MaxProblems]...)
+	return append(out, Problem{Msg: fmt.Sprintf("and %d more problems", len(ps)-MaxProblems)})
+}
+
 // has reports whether a problem of key is among ps.
 func (ps Problems) has(key string) bool {
 	for _, p := range ps {
