@@ -334,9 +334,11 @@ func TestProblemsTeach(t *testing.T) {
 			"x (line 9): unknown key; the keys here are " + topKeys,
 			"delivery.<< (line 11): a merge key must name a mapping or a list of mappings, got a whole number",
 		}},
-		{"merged keys are checked as the mapping's own", minimal + "templates: &t {files: [a], max_alerts: 2}\nack: {<<: *t}\n", []string{
+		{"merged keys are checked as the mapping's own", minimal + "templates: &t {files: [a]}\nack: {<<: *t}\n", []string{
 			"ack.files (line 9): unknown key here; `files` belongs under `templates`",
-			"ack.max_alerts (line 9): unknown key here; `max_alerts` belongs under `receivers[]` or under `templates`",
+		}},
+		{"a key of another section", strings.Replace(minimal, "app_id: robot_test", "app_id: robot_test\n  path: x", 1), []string{
+			"mind.path (line 4): unknown key here; `path` belongs under `store`",
 		}},
 		{"a route that contains itself", strings.Replace(minimal, "route:\n  receiver: default\n", "route: &r\n  receiver: default\n  routes: [*r]\n", 1), []string{
 			"route.routes[0].routes[0] (line 6): the alias *r names a value that contains it",
