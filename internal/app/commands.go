@@ -31,9 +31,7 @@ func CheckConfig(path string, dryRun bool, out io.Writer) error {
 				fmt.Fprintln(out, "  -", p)
 			}
 		} else {
-			for _, line := range strings.Split(strings.TrimPrefix(err.Error(), path+": "), "\n") {
-				fmt.Fprintln(out, "  -", line)
-			}
+			fmt.Fprintln(out, "  -", err)
 		}
 		return errors.New("config is not valid")
 	}
@@ -73,7 +71,7 @@ type renderLine struct {
 // nothing.
 func Render(ctx context.Context, opts RenderOptions) error {
 	// Render sends nothing: like a dry run, it needs no Mind app.
-	cfg, err := config.LoadFile(opts.ConfigFile, config.Options{DryRun: true})
+	cfg, err := Check(opts.ConfigFile, true)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -227,22 +228,34 @@ loop:
 }
 
 // Check loads the config file for a relay that runs with or without
-// --dry-run and compiles what it names (routes, templates), so that it
-// fails on every problem serve would fail on. serve, its reloads and
-// check-config all go through it: check-config passes exactly what serve
-// starts on.
+// --dry-run and compiles the template sets it names, so that it fails on
+// every problem serve would fail on, all reported at once. serve, its
+// reloads, check-config and render all go through it: check-config passes
+// exactly what serve starts on.
 func Check(path string, dryRun bool) (*config.Config, error) {
-	cfg, err := config.LoadFile(path, config.Options{DryRun: dryRun})
-	if err != nil {
-		return nil, err
-	}
-	if _, err := buildState(cfg, nil, NewLogger(io.Discard, "error")); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return cfg, nil
+	return config.LoadFile(path, config.Options{DryRun: dryRun, Check: templateProblems})
 }
 
-// buildState compiles everything a config needs before it goes live.
+// templateProblems compiles the templates a config names and checks that
+// every receiver's template set exists.
+func templateProblems(cfg *config.Config) config.Problems {
+	r, err := render.New(renderOptions(cfg), nil, nil)
+	if err != nil {
+		return config.Problems{{Key: "templates.files", Msg: strings.TrimPrefix(err.Error(), "templates: ")}}
+	}
+	var ps config.Problems
+	for i, rc := range cfg.Receivers {
+		if rc != nil && !r.HasTemplate(rc.Template) {
+			key := fmt.Sprintf("receivers[%d].template", i)
+			ps = append(ps, config.Problem{Key: key, Cause: "templates.files",
+				Msg: fmt.Sprintf("no template set %q (define %q in templates.files)", rc.Template, rc.Template+".title")})
+		}
+	}
+	return ps
+}
+
+// buildState compiles everything a checked config needs before it goes
+// live.
 func buildState(cfg *config.Config, reg prometheus.Registerer, logger *slog.Logger) (*relay.State, error) {
 	tree, err := route.Build(cfg.Route)
 	if err != nil {
@@ -251,15 +264,6 @@ func buildState(cfg *config.Config, reg prometheus.Registerer, logger *slog.Logg
 	r, err := render.New(renderOptions(cfg), reg, logger)
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
-	}
-	var errs []error
-	for i, rc := range cfg.Receivers {
-		if !r.HasTemplate(rc.Template) {
-			errs = append(errs, fmt.Errorf("receivers[%d].template: no template set %q (define %q in templates.files)", i, rc.Template, rc.Template+".title"))
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
 	}
 	return &relay.State{Config: cfg, Tree: tree, Renderer: r}, nil
 }

@@ -25,6 +25,7 @@ func writeConfig(t *testing.T, body string) string {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "relay.yml")
 	require.NoError(t, os.WriteFile(path, []byte("listen: 127.0.0.1:0\nstore: {path: relay.db}\n"+body), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bad.tmpl"), []byte(`{{ define "bad.title" }}{{ .Nope `), 0o600))
 	return path
 }
 
@@ -79,11 +80,18 @@ func TestServeAndCheckConfigAgree(t *testing.T) {
 		{"dry run with a bad zone", "timezone: Mars/Olympus" + routeAndReceiver, true,
 			[]string{`timezone (line 3): unknown time zone "Mars/Olympus"`}},
 		{"missing template set", "mind: {app_id: robot_x, app_secret: s3cr3t}\nroute: {receiver: r}\nreceivers: [{name: r, open_ids: [ou_a], template: nope}]\n", false,
-			[]string{`receivers[0].template: no template set "nope"`}},
+			[]string{`receivers[0].template (line 5): no template set "nope" (define "nope.title" in templates.files)`}},
+		{"template set and zone at once", "timezone: Mars/Olympus\nroute: {receiver: r}\nreceivers: [{name: r, open_ids: [ou_a], template: nope}]\n", true,
+			[]string{`timezone (line 3): unknown time zone "Mars/Olympus"`, `receivers[0].template (line 5): no template set "nope"`}},
+		{"a template that does not parse", "templates: {files: [bad.tmpl]}" + routeAndReceiver, true,
+			[]string{"templates.files (line 3): template file " + "BAD" + ": template: " + "BAD" + ":1: unclosed action"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeConfig(t, tc.config)
+			for i, w := range tc.want {
+				tc.want[i] = strings.ReplaceAll(w, "BAD", filepath.Join(filepath.Dir(path), "bad.tmpl"))
+			}
 			var out bytes.Buffer
 			checkErr := CheckConfig(path, tc.dryRun, &out)
 			_, _, _, stop := startServe(t, ServeOptions{ConfigFile: path, DryRun: tc.dryRun, ShutdownTimeout: 5 * time.Second})

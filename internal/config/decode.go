@@ -545,7 +545,7 @@ func (d *decoder) zeroProblems() Problems {
 func (d *decoder) unexplained(ps Problems) Problems {
 	var out Problems
 	for _, p := range ps {
-		if !d.isExplained(p.Key) && (p.dep == "" || !d.isExplained(p.dep)) {
+		if !d.isExplained(p.Key) && (p.Cause == "" || !d.isExplained(p.Cause)) {
 			out = append(out, p)
 		}
 	}

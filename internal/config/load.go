@@ -45,6 +45,12 @@ type Options struct {
 	// app's credentials, mind.app_id and mind.app_secret, are not required.
 	// Outside dry-run an empty one is an error like any other.
 	DryRun bool
+	// Check, when set, adds the problems of what the config names that
+	// this package cannot judge (internal/app compiles the template sets
+	// the receivers name). It is called on the config as decoded even
+	// when the file has other problems, so that every problem is reported
+	// in one run: it must not assume that any key is valid.
+	Check func(*Config) Problems
 }
 
 // LoadFile reads, decodes, defaults and validates the file at path for
@@ -107,6 +113,9 @@ func LoadWith(b []byte, baseDir string, opts Options) (*Config, error) {
 	meaning := c.validate()
 	if !opts.DryRun {
 		meaning = append(meaning, c.checkCredentials(probs)...)
+	}
+	if opts.Check != nil {
+		meaning = append(meaning, opts.Check(c)...)
 	}
 	probs = append(probs, d.unexplained(meaning)...)
 	if len(probs) > 0 {

@@ -21,9 +21,10 @@ type Problem struct {
 	Line int    // 0 when unknown
 	Msg  string
 
-	// dep is another key the problem follows from: when that key's value
-	// could not be read, the problem is not reported on its own.
-	dep string
+	// Cause is another key the problem follows from, if any: when that
+	// key's value could not be read, the problem is not reported on its
+	// own.
+	Cause string
 }
 
 func (p Problem) String() string {
@@ -56,7 +57,7 @@ func (ps *Problems) add(key, format string, args ...any) {
 
 // addDep adds a problem of key that follows from the value of dep.
 func (ps *Problems) addDep(dep, key, format string, args ...any) {
-	*ps = append(*ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...), dep: dep})
+	*ps = append(*ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...), Cause: dep})
 }
 
 // MaxProblems is how many problems an error lists; the rest are counted.
