@@ -120,7 +120,8 @@ const (
 	MaxURLBytes = 2048
 )
 
-// ErrTooLarge marks a card over MaxCardBytes.
+// ErrTooLarge marks a card over MaxCardBytes or a markdown element over
+// MaxMarkdownBytes: one that less text would fix.
 var ErrTooLarge = errors.New("card too large")
 
 var (
@@ -234,7 +235,7 @@ func validateElement(i int, e Element) []error {
 			errs = append(errs, fmt.Errorf("elements[%d]: markdown content is empty", i))
 		}
 		if len(e.Content) > MaxMarkdownBytes {
-			errs = append(errs, fmt.Errorf("elements[%d]: markdown content is %d bytes, more than %d", i, len(e.Content), MaxMarkdownBytes))
+			errs = append(errs, fmt.Errorf("elements[%d]: markdown content is %d bytes, more than %d: %w", i, len(e.Content), MaxMarkdownBytes, ErrTooLarge))
 		}
 		if len(e.Actions) > 0 {
 			errs = append(errs, fmt.Errorf("elements[%d]: markdown element carries buttons", i))

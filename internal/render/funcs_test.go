@@ -76,9 +76,24 @@ func TestFormatValues(t *testing.T) {
 	require.Equal(t, `a\_b=1`, formatValues(map[string]float64{"a_b": 1}), "keys are escaped")
 }
 
+// Card times say their zone, as an offset from UTC that reads the same
+// everywhere.
 func TestFmtTime(t *testing.T) {
+	at := time.Date(2026, 11, 22, 2, 6, 24, 900, time.UTC)
+	for _, tc := range []struct {
+		loc  *time.Location
+		want string
+	}{
+		{shanghai, "2026-11-22 10:06:24 UTC+8"},
+		{time.UTC, "2026-11-22 02:06:24 UTC"},
+		{mustLoc("Asia/Kolkata"), "2026-11-22 07:36:24 UTC+5:30"},
+		{mustLoc("America/St_Johns"), "2026-11-21 22:36:24 UTC-3:30"},
+		{mustLoc("America/New_York"), "2026-11-21 21:06:24 UTC-5"},
+		{time.FixedZone("", 14*3600), "2026-11-22 16:06:24 UTC+14"},
+	} {
+		require.Equal(t, tc.want, fmtTime(at, tc.loc), tc.loc.String())
+	}
 	require.Equal(t, "未知", fmtTime(time.Time{}, shanghai))
-	require.Equal(t, "2026-11-22 10:06:24", fmtTime(time.Date(2026, 11, 22, 2, 6, 24, 900, time.UTC), shanghai))
 }
 
 func TestMdLabels(t *testing.T) {
