@@ -573,3 +573,32 @@ func BenchmarkRender(b *testing.B) {
 		}
 	}
 }
+
+// A Grafana group of several rules: per-alert links in the body.
+func BenchmarkRenderGrafanaRules(b *testing.B) {
+	r, err := New(testOptions(), prometheus.NewRegistry(), nil)
+	require.NoError(b, err)
+	g, ok := loadGrafana(b, filepath.Join(sharedTestdata, "grafana", "docs-example-firing.json"))
+	require.True(b, ok)
+	in := Input{Receiver: &config.Receiver{Name: "db-oncall"}, NotificationID: "n-1"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Render(g, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// 500 alerts of long text: the card lists fewer until it fits.
+func BenchmarkRenderHugeGroup(b *testing.B) {
+	r, err := New(testOptions(), prometheus.NewRegistry(), nil)
+	require.NoError(b, err)
+	g := hugeGroup(500)
+	in := Input{Receiver: &config.Receiver{Name: "all", MaxAlerts: 1000}, NotificationID: "n-1"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Render(g, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
