@@ -9,20 +9,20 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/mindoffice/mind-relay/internal/alert"
 	"github.com/mindoffice/mind-relay/internal/config"
 	"github.com/mindoffice/mind-relay/internal/payload"
-	"github.com/mindoffice/mind-relay/internal/relay"
+	"github.com/mindoffice/mind-relay/internal/preview"
 	"github.com/mindoffice/mind-relay/internal/store"
 )
 
-// CheckConfig validates the config file: it prints every problem, each
-// naming its key, and returns an error when there is one. Warnings (legal
-// but probably unintended settings) are printed and do not fail.
-func CheckConfig(path string, out io.Writer) error {
-	cfg, err := config.LoadFile(path)
+// CheckConfig validates the config file for a relay started with (or,
+// dryRun false, without) --dry-run, with the check serve makes: it prints
+// every problem, each naming its key, and returns an error when there is
+// one. Warnings (legal but probably unintended settings) are printed and
+// do not fail.
+func CheckConfig(path string, dryRun bool, out io.Writer) error {
+	cfg, err := Check(path, dryRun)
 	if err != nil {
 		fmt.Fprintln(out, "FAILED:", path)
 		var ps config.Problems
@@ -31,14 +31,9 @@ func CheckConfig(path string, out io.Writer) error {
 				fmt.Fprintln(out, "  -", p)
 			}
 		} else {
-			fmt.Fprintln(out, "  -", err)
-		}
-		return errors.New("config is not valid")
-	}
-	if _, err := buildState(cfg, nil, NewLogger(io.Discard, "error")); err != nil {
-		fmt.Fprintln(out, "FAILED:", path)
-		for _, line := range strings.Split(err.Error(), "\n") {
-			fmt.Fprintln(out, "  -", line)
+			for _, line := range strings.Split(strings.TrimPrefix(err.Error(), path+": "), "\n") {
+				fmt.Fprintln(out, "  -", line)
+			}
 		}
 		return errors.New("config is not valid")
 	}
@@ -57,6 +52,7 @@ type RenderOptions struct {
 	Input      io.Reader
 	Out        io.Writer
 	Errs       io.Writer // skipped alerts are reported here
+	HTML       io.Writer // when set, the cards drawn as one HTML document (--html)
 	Now        func() time.Time
 }
 
@@ -71,7 +67,8 @@ type renderLine struct {
 // would, and prints one JSON object a line per Mind request. It sends
 // nothing.
 func Render(ctx context.Context, opts RenderOptions) error {
-	cfg, err := config.LoadFile(opts.ConfigFile)
+	// Render sends nothing: like a dry run, it needs no Mind app.
+	cfg, err := config.LoadFile(opts.ConfigFile, config.Options{DryRun: true})
 	if err != nil {
 		return err
 	}
@@ -83,29 +80,31 @@ func Render(ctx context.Context, opts RenderOptions) error {
 	if err != nil {
 		return fmt.Errorf("read payload: %w", err)
 	}
-	g, skipped, err := Parse(alert.Source(opts.Source), body)
+	// The same route and render calls the server makes, through the
+	// template preview's runner, so that --html draws exactly these cards.
+	res, err := preview.Run(ctx, st, preview.Input{Source: alert.Source(opts.Source), Payload: body, Receiver: opts.Receiver}, opts.Now)
 	if opts.Errs != nil {
-		for _, s := range skipped {
+		for _, s := range res.Skipped {
 			fmt.Fprintf(opts.Errs, "skipped alerts[%d]: %s\n", s.Index, s.Reason)
 		}
+		for _, c := range res.Cards {
+			for _, e := range c.Errors {
+				fmt.Fprintf(opts.Errs, "receiver %s: the fallback card would be sent: %s\n", c.Receiver, e.Msg)
+			}
+		}
 	}
-	if err != nil {
-		return err
-	}
-	rl := relay.New(st, relay.Options{Now: opts.Now}, prometheus.NewRegistry())
-	ns, err := rl.Prepare(ctx, st, g, opts.Receiver)
 	if err != nil {
 		return err
 	}
 	enc := json.NewEncoder(opts.Out)
 	enc.SetEscapeHTML(false)
-	for _, n := range ns {
-		// What the queue's worker would send now.
-		req, err := rl.Render(ctx, n)
-		if err != nil {
+	for _, c := range res.Cards {
+		if err := enc.Encode(renderLine{Receiver: c.Receiver, Endpoint: c.Endpoint, Body: c.Body}); err != nil {
 			return err
 		}
-		if err := enc.Encode(renderLine{Receiver: n.Receiver, Endpoint: req.Endpoint, Body: req.Body}); err != nil {
+	}
+	if opts.HTML != nil {
+		if err := preview.WriteDocument(opts.HTML, res); err != nil {
 			return err
 		}
 	}
@@ -114,19 +113,13 @@ func Render(ctx context.Context, opts RenderOptions) error {
 
 // Parse reads a webhook body of the given source.
 func Parse(src alert.Source, body []byte) (*alert.Group, []payload.Skipped, error) {
-	switch src {
-	case alert.SourceAlertmanager:
-		return payload.ParseAlertmanager(body)
-	case alert.SourceGrafana:
-		return payload.ParseGrafana(body)
-	default:
-		return nil, nil, fmt.Errorf("unknown source %q: use alertmanager or grafana", src)
-	}
+	return preview.Parse(src, body)
 }
 
 // DLQ lists or replays dead letters straight from the store.
 func DLQ(ctx context.Context, configFile, cmd string, ids []string, out io.Writer) (err error) {
-	cfg, err := config.LoadFile(configFile)
+	// The dead letters are in the store; the Mind app is not needed.
+	cfg, err := config.LoadFile(configFile, config.Options{DryRun: true})
 	if err != nil {
 		return err
 	}
