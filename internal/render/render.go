@@ -9,6 +9,12 @@
 // drops the alert: Render then returns a plain fallback card built without
 // templates.
 //
+// Every piece of a card is bounded, so that whatever a payload holds the
+// card fits Mind's limits and lists its alerts: text is cut, a link longer
+// than card.MaxURLBytes is left off (never cut), a card too large lists
+// fewer alerts but never none, and the fallback card sheds its links and
+// then alerts until it fits.
+//
 // # Template sets
 //
 // The embedded defaults (package templates) define the set "mind":
@@ -494,8 +500,12 @@ func (r *Renderer) labels(set string, d *Data, tok string, urls map[string]strin
 	out := make(map[string]string, len(urls)+len(perAlert)+2)
 	for _, kind := range buttonKinds {
 		switch kind {
-		case "ack", "unack":
-			if tok == "" {
+		case "ack":
+			if tok == "" || d.Ack != nil {
+				continue
+			}
+		case "unack":
+			if tok == "" || d.Ack == nil {
 				continue
 			}
 		default:
