@@ -221,9 +221,9 @@ func seedBytes(b []byte) ([]byte, bool) {
 func TestPipelineProperty(t *testing.T) {
 	p := newPipeline(t)
 	rng := rand.New(rand.NewPCG(1, 2))
-	n := 40
+	n := 30
 	if testing.Short() {
-		n = 10
+		n = 8
 	}
 	for i := range n {
 		body := randomPayload(rng, i%2 == 1)
@@ -254,7 +254,7 @@ func randomKV(rng *rand.Rand, piece func() string, max int, flood bool, must map
 		kv[k] = v
 	}
 	if flood && rng.IntN(10) == 0 {
-		for j := range 2000 + rng.IntN(8000) { // a flood of short labels
+		for j := range 2000 + rng.IntN(3000) { // a flood of short labels
 			kv[fmt.Sprintf("f%d", j)] = hostilePieces[rng.IntN(smallPieces)]
 		}
 	}
@@ -281,7 +281,7 @@ func randomPayload(rng *rand.Rand, grafana bool) []byte {
 func randomBody(rng *rand.Rand, grafana bool) []byte {
 	nAlerts := 1 + rng.IntN(6)
 	if rng.IntN(10) == 0 {
-		nAlerts = 100 + rng.IntN(400)
+		nAlerts = 100 + rng.IntN(200)
 	}
 	flood := nAlerts < 10
 	piece := func() string {
