@@ -186,7 +186,7 @@ func New(st store.Store, sender mind.Sender, opts Options, reg prometheus.Regist
 	if opts.RateLimit < 0 {
 		limit = rate.Inf
 	}
-	q.limiter = newAdaptiveLimiter(limit, opts.Burst, nil, func(l rate.Limit) {
+	q.limiter = newAdaptiveLimiter(limit, opts.Burst, opts.MaxBackoff, nil, func(l rate.Limit) {
 		if l == rate.Inf {
 			q.m.rateLimit.Set(-1)
 			return

@@ -338,6 +338,7 @@ func (s *scheduler) housekeeping(ctx context.Context, now time.Time) {
 const (
 	reasonSkipped mind.Reason = "skipped"
 	reasonPrepare mind.Reason = "prepare"
+	reasonMaxAge  mind.Reason = "max_age"
 )
 
 // prepare builds n's request with the Prepare hook.
@@ -379,14 +380,17 @@ func (q *Queue) deliver(ctx context.Context, n store.Notification) (r result) {
 	}()
 	now := q.opts.Now()
 	deadline := n.QueuedAt.Add(q.opts.MaxAge)
-	if !now.Before(deadline) {
+	expired := func(now time.Time) result {
 		msg := fmt.Sprintf("not delivered within max_age %s (%d attempts)", q.opts.MaxAge, n.Attempts)
 		if n.LastError != "" {
 			msg += "; last error: " + n.LastError
 		}
 		r.outcome = store.Outcome{ID: n.ID, State: store.StateDead, At: now, Attempts: n.Attempts, Error: msg}
-		r.reason = "max_age"
+		r.reason = reasonMaxAge
 		return r
+	}
+	if !now.Before(deadline) {
+		return expired(now)
 	}
 	handBack := func(err error) result {
 		// Not sent, or cut off by the stop: no attempt counted, due
@@ -398,6 +402,11 @@ func (q *Queue) deliver(ctx context.Context, n store.Notification) (r result) {
 	}
 	if err := q.limiter.Wait(ctx); err != nil {
 		return handBack(err)
+	}
+	// The wait may have outlasted max_age (a pause, a slow rate): no card
+	// leaves after its max_age.
+	if now := q.opts.Now(); !now.Before(deadline) {
+		return expired(now)
 	}
 	// Rendered as late as possible: after the rate limit's wait, so that
 	// the card shows the state of things when it leaves.
