@@ -34,14 +34,14 @@ const (
 )
 
 type adaptiveLimiter struct {
-	lim     *rate.Limiter
-	max     rate.Limit
-	floor   rate.Limit
+	lim   *rate.Limiter
+	max   rate.Limit
+	floor rate.Limit
 	// maxPause caps the pause of every worker one Retry-After causes
 	// (0: no cap).
 	maxPause time.Duration
 	now      func() time.Time
-	onLimit func(rate.Limit) // reports every change (a gauge)
+	onLimit  func(rate.Limit) // reports every change (a gauge)
 
 	mu           sync.Mutex
 	lastThrottle time.Time
@@ -60,8 +60,8 @@ func newAdaptiveLimiter(perSecond rate.Limit, burst int, maxPause time.Duration,
 		onLimit = func(rate.Limit) {}
 	}
 	a := &adaptiveLimiter{
-		lim:     rate.NewLimiter(perSecond, burst),
-		max:     perSecond,
+		lim:      rate.NewLimiter(perSecond, burst),
+		max:      perSecond,
 		floor:    perSecond * floorShare,
 		maxPause: maxPause,
 		now:      clock,
