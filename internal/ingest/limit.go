@@ -2,11 +2,13 @@ package ingest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
-	"sync/atomic"
+	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,38 +31,72 @@ import (
 //   - the body is read into one buffer of its announced length (not grown
 //     by doubling);
 //   - at most sources.max_in_flight webhooks are processed at once; one
-//     more is answered 503 with Retry-After, which Alertmanager and
-//     Grafana retry.
+//     more waits up to slotWait for a slot (its body unread), then is
+//     answered 503 with Retry-After, which Alertmanager and Grafana retry.
+
+// slotWait is how long a webhook beyond max_in_flight waits for a slot
+// before it is answered 503. Waiting costs no memory (its body is not read
+// yet) and rides out a burst that would otherwise be refused.
+const slotWait = time.Second
 
 // webhookSlots counts the webhooks being processed.
 type webhookSlots struct {
-	n     atomic.Int64
+	mu    sync.Mutex
+	n     int
+	freed chan struct{} // closed and replaced whenever a slot is given back
 	gauge prometheus.Gauge
 }
 
-// acquire takes a slot unless limit are taken; release must follow a
-// true.
-func (w *webhookSlots) acquire(limit int) bool {
-	if w.n.Add(1) > int64(limit) {
-		w.n.Add(-1)
-		return false
+func newWebhookSlots(gauge prometheus.Gauge) *webhookSlots {
+	return &webhookSlots{freed: make(chan struct{}), gauge: gauge}
+}
+
+// acquire takes a slot when fewer than limit are taken, waiting up to
+// wait for one; release must follow a true.
+func (w *webhookSlots) acquire(ctx context.Context, limit int, wait time.Duration) bool {
+	var timeout <-chan time.Time
+	for {
+		w.mu.Lock()
+		if w.n < limit {
+			w.n++
+			w.mu.Unlock()
+			w.gauge.Inc()
+			return true
+		}
+		freed := w.freed
+		w.mu.Unlock()
+		if timeout == nil {
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-freed:
+		case <-timeout:
+			return false
+		case <-ctx.Done():
+			return false
+		}
 	}
-	w.gauge.Inc()
-	return true
 }
 
 func (w *webhookSlots) release() {
-	w.n.Add(-1)
+	w.mu.Lock()
+	w.n--
+	close(w.freed)
+	w.freed = make(chan struct{})
+	w.mu.Unlock()
 	w.gauge.Dec()
 }
 
 var errBusy = &Error{Status: http.StatusServiceUnavailable,
 	Msg: "too many webhooks being processed at once (sources.max_in_flight); send it again"}
 
-// limitWebhooks answers 503 to a webhook beyond sources.max_in_flight.
+// limitWebhooks answers 503 to a webhook beyond sources.max_in_flight
+// that found no slot within slotWait.
 func (s *Server) limitWebhooks(c *gin.Context) {
 	limit := s.deps.Relay.State().Config.Sources.MaxInFlight
-	if !s.slots.acquire(limit) {
+	if !s.slots.acquire(c.Request.Context(), limit, slotWait) {
 		s.fail(c, errBusy)
 		return
 	}

@@ -153,12 +153,12 @@ func TestWebhookMemoryIsProportionalToItsBody(t *testing.T) {
 	require.Less(t, allocated, uint64(6*len(body)), "allocation is a small multiple of the body")
 }
 
-// Beyond sources.max_in_flight webhooks at once, one more is answered 503
-// with Retry-After (which Alertmanager retries), and a slot freed is
-// usable again.
+// Beyond sources.max_in_flight webhooks at once, one more waits a moment
+// for a slot, then is answered 503 with Retry-After (which Alertmanager
+// retries); a slot freed while it waits is its.
 func TestWebhooksInFlightAreBounded(t *testing.T) {
 	release := make(chan struct{})
-	entered := make(chan struct{}, 4)
+	entered := make(chan struct{}, 8)
 	deps, _ := serverDeps(t, "sources: {max_in_flight: 2}\n", func(ctx context.Context, ns []store.Notification) error {
 		entered <- struct{}{}
 		<-release
@@ -194,7 +194,18 @@ func TestWebhooksInFlightAreBounded(t *testing.T) {
 	}
 	require.Equal(t, http.StatusOK, do(h, "GET", "/-/healthy", "10.0.0.1:1", "").Code, "other endpoints are not bounded")
 
+	// One more waits for a slot: freed in time, it goes through.
+	waited := make(chan int, 1)
+	go func() { waited <- do(h, "POST", "/webhook/alertmanager", "10.0.0.1:1", strings.ReplaceAll(firing, "HighCPU", "Waited")).Code }()
+	time.Sleep(100 * time.Millisecond) // let it start waiting (if it is late, it finds the slot free: same result)
+	release <- struct{}{} // one of the first two finishes
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting webhook did not get the freed slot")
+	}
 	close(release)
+	require.Equal(t, http.StatusOK, <-waited)
 	wg.Wait()
 	require.Equal(t, []int{http.StatusOK, http.StatusOK}, codes)
 	require.Equal(t, http.StatusOK, do(h, "POST", "/webhook/alertmanager", "10.0.0.1:1", firing).Code, "slots are given back")

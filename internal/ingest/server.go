@@ -65,10 +65,10 @@ func New(deps Deps, reg prometheus.Registerer) http.Handler {
 			Help: "Webhook requests received, by source and HTTP status code answered.",
 		}, []string{"source", "code"}),
 		authFail: authFailures(reg),
-		slots: &webhookSlots{gauge: promauto.With(reg).NewGauge(prometheus.GaugeOpts{
+		slots: newWebhookSlots(promauto.With(reg).NewGauge(prometheus.GaugeOpts{
 			Name: "mind_relay_webhooks_in_flight",
-			Help: "Webhooks being processed now (at most sources.max_in_flight; more are answered 503).",
-		})},
+			Help: "Webhooks being processed now (at most sources.max_in_flight; more wait a second, then are answered 503).",
+		})),
 	}
 	e := gin.New()
 	e.Use(s.recovery)
