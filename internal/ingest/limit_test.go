@@ -196,9 +196,11 @@ func TestWebhooksInFlightAreBounded(t *testing.T) {
 
 	// One more waits for a slot: freed in time, it goes through.
 	waited := make(chan int, 1)
-	go func() { waited <- do(h, "POST", "/webhook/alertmanager", "10.0.0.1:1", strings.ReplaceAll(firing, "HighCPU", "Waited")).Code }()
+	go func() {
+		waited <- do(h, "POST", "/webhook/alertmanager", "10.0.0.1:1", strings.ReplaceAll(firing, "HighCPU", "Waited")).Code
+	}()
 	time.Sleep(100 * time.Millisecond) // let it start waiting (if it is late, it finds the slot free: same result)
-	release <- struct{}{} // one of the first two finishes
+	release <- struct{}{}              // one of the first two finishes
 	select {
 	case <-entered:
 	case <-time.After(5 * time.Second):
