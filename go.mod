@@ -3,6 +3,7 @@ module github.com/mindoffice/mind-relay
 go 1.26.8
 
 require (
+	github.com/agnivade/levenshtein v1.2.2
 	github.com/gin-gonic/gin v1.12.0
 	github.com/google/uuid v1.6.0
 	github.com/prometheus/alertmanager v0.34.2

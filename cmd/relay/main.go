@@ -29,7 +29,7 @@ const usage = `mind-relay: Alertmanager and Grafana alerts as interactive Mind c
 
 Usage:
   relay serve --config FILE [--listen ADDR] [--dry-run]
-  relay check-config --config FILE
+  relay check-config --config FILE [--dry-run]
   relay render --config FILE --source alertmanager|grafana [--receiver NAME] [--input FILE]
   relay dlq list --config FILE
   relay dlq replay ID... | --all --config FILE
@@ -140,10 +140,11 @@ func serve(args []string, stderr io.Writer) error {
 func checkConfig(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("check-config", stderr)
 	cfg := fs.String("config", "", "configuration file")
+	dryRun := fs.Bool("dry-run", false, "check for `relay serve --dry-run`: the Mind app (mind.app_id, mind.app_secret) is not required")
 	if err := parse(fs, args, cfg); err != nil {
 		return err
 	}
-	if err := app.CheckConfig(*cfg, stdout); err != nil {
+	if err := app.CheckConfig(*cfg, *dryRun, stdout); err != nil {
 		return errSilent{err}
 	}
 	return nil

@@ -40,10 +40,18 @@ func TestCheckConfig(t *testing.T) {
 	for _, v := range []string{"MIND_APP_SECRET", "RELAY_ACK_SECRET", "AM_TOKEN", "RELAY_ADMIN_TOKEN"} {
 		t.Setenv(v, "")
 	}
+	// Without the app secret the example is good for a dry run only.
 	code, out, _ := runCmd(t, "", "check-config", "--config", "../../config.example.yaml")
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "mind.app_secret (line 20): is required")
+	code, out, _ = runCmd(t, "", "check-config", "--dry-run", "--config", "../../config.example.yaml")
 	require.Equal(t, 0, code, out)
 	require.Contains(t, out, "SUCCESS")
-	require.Contains(t, out, "warning: mind.app_secret is empty")
+	require.NotContains(t, out, "app_secret")
+	t.Setenv("MIND_APP_SECRET", "example-secret")
+	code, out, _ = runCmd(t, "", "check-config", "--config", "../../config.example.yaml")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "SUCCESS")
 
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	require.NoError(t, os.WriteFile(bad, []byte(`

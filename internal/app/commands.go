@@ -18,11 +18,13 @@ import (
 	"github.com/mindoffice/mind-relay/internal/store"
 )
 
-// CheckConfig validates the config file: it prints every problem, each
-// naming its key, and returns an error when there is one. Warnings (legal
-// but probably unintended settings) are printed and do not fail.
-func CheckConfig(path string, out io.Writer) error {
-	cfg, err := config.LoadFile(path)
+// CheckConfig validates the config file for a relay started with (or,
+// dryRun false, without) --dry-run, with the check serve makes: it prints
+// every problem, each naming its key, and returns an error when there is
+// one. Warnings (legal but probably unintended settings) are printed and
+// do not fail.
+func CheckConfig(path string, dryRun bool, out io.Writer) error {
+	cfg, err := Check(path, dryRun)
 	if err != nil {
 		fmt.Fprintln(out, "FAILED:", path)
 		var ps config.Problems
@@ -31,14 +33,9 @@ func CheckConfig(path string, out io.Writer) error {
 				fmt.Fprintln(out, "  -", p)
 			}
 		} else {
-			fmt.Fprintln(out, "  -", err)
-		}
-		return errors.New("config is not valid")
-	}
-	if _, err := buildState(cfg, nil, NewLogger(io.Discard, "error")); err != nil {
-		fmt.Fprintln(out, "FAILED:", path)
-		for _, line := range strings.Split(err.Error(), "\n") {
-			fmt.Fprintln(out, "  -", line)
+			for _, line := range strings.Split(strings.TrimPrefix(err.Error(), path+": "), "\n") {
+				fmt.Fprintln(out, "  -", line)
+			}
 		}
 		return errors.New("config is not valid")
 	}
@@ -71,7 +68,8 @@ type renderLine struct {
 // would, and prints one JSON object a line per Mind request. It sends
 // nothing.
 func Render(ctx context.Context, opts RenderOptions) error {
-	cfg, err := config.LoadFile(opts.ConfigFile)
+	// Render sends nothing: like a dry run, it needs no Mind app.
+	cfg, err := config.LoadFile(opts.ConfigFile, config.Options{DryRun: true})
 	if err != nil {
 		return err
 	}
@@ -126,7 +124,8 @@ func Parse(src alert.Source, body []byte) (*alert.Group, []payload.Skipped, erro
 
 // DLQ lists or replays dead letters straight from the store.
 func DLQ(ctx context.Context, configFile, cmd string, ids []string, out io.Writer) (err error) {
-	cfg, err := config.LoadFile(configFile)
+	// The dead letters are in the store; the Mind app is not needed.
+	cfg, err := config.LoadFile(configFile, config.Options{DryRun: true})
 	if err != nil {
 		return err
 	}

@@ -52,23 +52,21 @@ type ServeOptions struct {
 // gracefully: the listener closes, requests in progress finish, deliveries
 // in flight finish, the store closes.
 func Serve(ctx context.Context, opts ServeOptions) error {
-	cfg, err := config.LoadFile(opts.ConfigFile)
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	// The check check-config makes: serve starts on nothing it would refuse.
+	cfg, err := Check(opts.ConfigFile, opts.DryRun)
 	if err != nil {
 		return err
 	}
 	logger := NewLogger(opts.Logs, cfg.LogLevel)
-	if !opts.DryRun && cfg.Mind.AppSecret == "" {
-		return errors.New("mind.app_secret is empty: set it (or mind.app_secret_file), or run with --dry-run to log requests instead of sending them")
-	}
 	if opts.Listen != "" {
 		cfg.Listen = opts.Listen
 	}
 	if opts.ShutdownTimeout == 0 {
 		opts.ShutdownTimeout = 30 * time.Second
-	}
-	reg := opts.Registry
-	if reg == nil {
-		reg = prometheus.NewRegistry()
 	}
 
 	mindMetrics := mind.NewMetrics(reg)
@@ -116,7 +114,7 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	}
 	rl = relay.New(st, relayOpts, reg)
 
-	reloads := newReloader(opts.ConfigFile, reg, logger, func(c *config.Config) error {
+	reloads := newReloader(opts.ConfigFile, opts.DryRun, reg, logger, func(c *config.Config) error {
 		next, err := buildState(c, reg, logger)
 		if err != nil {
 			return err
@@ -222,6 +220,22 @@ loop:
 	return runErr
 }
 
+// Check loads the config file for a relay that runs with or without
+// --dry-run and compiles what it names (routes, templates), so that it
+// fails on every problem serve would fail on. serve, its reloads and
+// check-config all go through it: check-config passes exactly what serve
+// starts on.
+func Check(path string, dryRun bool) (*config.Config, error) {
+	cfg, err := config.LoadFile(path, config.Options{DryRun: dryRun})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := buildState(cfg, nil, NewLogger(io.Discard, "error")); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
 // buildState compiles everything a config needs before it goes live.
 func buildState(cfg *config.Config, reg prometheus.Registerer, logger *slog.Logger) (*relay.State, error) {
 	tree, err := route.Build(cfg.Route)
@@ -277,17 +291,19 @@ func newSender(cfg *config.Config, dryRun bool, m *mind.Metrics, logger *slog.Lo
 type reloader struct {
 	mu      sync.Mutex
 	path    string
+	dryRun  bool
 	apply   func(*config.Config) error
 	log     *slog.Logger
 	success prometheus.Gauge
 	when    prometheus.Gauge
 }
 
-func newReloader(path string, reg prometheus.Registerer, logger *slog.Logger, apply func(*config.Config) error) *reloader {
+func newReloader(path string, dryRun bool, reg prometheus.Registerer, logger *slog.Logger, apply func(*config.Config) error) *reloader {
 	r := &reloader{
-		path:  path,
-		apply: apply,
-		log:   logger,
+		path:   path,
+		dryRun: dryRun,
+		apply:  apply,
+		log:    logger,
 		success: promauto.With(reg).NewGauge(prometheus.GaugeOpts{
 			Name: "mind_relay_config_last_reload_successful",
 			Help: "Whether the last configuration reload succeeded (1) or failed (0).",
@@ -306,7 +322,7 @@ func (r *reloader) reload(context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	err := func() error {
-		cfg, err := config.LoadFile(r.path)
+		cfg, err := Check(r.path, r.dryRun)
 		if err != nil {
 			return err
 		}

@@ -46,9 +46,77 @@ func TestLoadExampleConfig(t *testing.T) {
 	for _, v := range []string{"MIND_APP_SECRET", "RELAY_ACK_SECRET", "AM_TOKEN", "RELAY_ADMIN_TOKEN"} {
 		t.Setenv(v, "")
 	}
-	c, err := LoadFile("../../config.example.yaml")
+	c, err := LoadFile("../../config.example.yaml", Options{DryRun: true})
 	require.NoError(t, err)
 	require.NotEmpty(t, c.Receivers)
+	t.Setenv("MIND_APP_SECRET", "example-app-secret")
+	_, err = LoadFile("../../config.example.yaml", Options{})
+	require.NoError(t, err)
+}
+
+// Outside dry-run the Mind app is required whole: an empty app_id or
+// app_secret is an error, never a warning. A dry run sends nothing and
+// needs neither.
+func TestCredentials(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "empty"), nil, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "secret"), []byte("s3cr3t\n"), 0o600))
+	const rest = `
+route: {receiver: r}
+receivers: [{name: r, open_ids: [ou_a]}]
+`
+	tests := []struct {
+		name, mind string
+		live       []string // problems outside dry-run; nil: valid
+	}{
+		{"both set", `mind: {app_id: robot_x, app_secret: s3cr3t}`, nil},
+		{"secret from a file", `mind: {app_id: robot_x, app_secret_file: secret}`, nil},
+		{"no mind section", ``, []string{
+			"mind.app_id: is required: the app id of your Mind robot (only --dry-run, which sends nothing, runs without it)",
+			"mind.app_secret: is required: the app secret of your Mind robot, in app_secret or app_secret_file (only --dry-run, which sends nothing, runs without it)",
+		}},
+		{"empty app_id", `mind: {app_id: "", app_secret: s3cr3t}`, []string{
+			"mind.app_id (line 2): is required: the app id of your Mind robot (only --dry-run, which sends nothing, runs without it)",
+		}},
+		{"blank app_id", `mind: {app_id: "  ", app_secret: s3cr3t}`, []string{
+			"mind.app_id (line 2): is required",
+		}},
+		{"empty app_secret", `mind: {app_id: robot_x, app_secret: ""}`, []string{
+			"mind.app_secret (line 2): is required: the app secret of your Mind robot, in app_secret or app_secret_file (only --dry-run, which sends nothing, runs without it)",
+		}},
+		{"unset variable", `mind: {app_id: robot_x, app_secret: "${TEST_UNSET_SECRET_X}"}`, []string{
+			"mind.app_secret (line 2): is required",
+		}},
+		{"empty secret file", `mind: {app_id: robot_x, app_secret_file: empty}`, []string{
+			"mind.app_secret_file (line 2): the file is empty: it must hold the app secret of your Mind robot",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := []byte("\n" + tc.mind + rest)
+			_, err := LoadWith(b, dir, Options{DryRun: true})
+			require.NoError(t, err, "a dry run needs no Mind app")
+			_, err = Load(b, dir)
+			require.NoError(t, err, "Load checks as for a dry run")
+			_, err = LoadWith(b, dir, Options{})
+			if tc.live == nil {
+				require.NoError(t, err)
+				return
+			}
+			var ps Problems
+			require.ErrorAs(t, err, &ps)
+			require.Len(t, ps, len(tc.live), err.Error())
+			for i, w := range tc.live {
+				require.True(t, strings.HasPrefix(ps[i].String(), w), "got %q, want %q", ps[i].String(), w)
+			}
+		})
+	}
+	// An unreadable secret file is one problem, not two.
+	_, err := LoadWith([]byte("mind: {app_id: robot_x, app_secret_file: /nonexistent/x}"+rest), dir, Options{})
+	var ps Problems
+	require.ErrorAs(t, err, &ps)
+	require.Len(t, ps, 1, err.Error())
+	require.Equal(t, "mind.app_secret_file", ps[0].Key)
 }
 
 func TestEnvExpansion(t *testing.T) {
@@ -122,10 +190,6 @@ func TestLoadBadConfigs(t *testing.T) {
 		want       []string
 	}{
 		{"empty", ``, []string{"config is empty"}},
-		{"unknown key", minimal + "\nlisten_addr: x\n", []string{"field listen_addr not found"}},
-		{"unknown nested key", strings.Replace(minimal, "open_ids: [ou_a]", "open_ids: [ou_a]\n    openids: [x]", 1), []string{"field openids not found"}},
-		{"missing app_id", strings.Replace(minimal, "app_id: robot_test", "app_secret: x", 1),
-			[]string{"mind.app_id (line 2): is required: the app id of your Mind robot"}},
 		{"undefined receiver", minimal + `
   - name: other
     open_ids: [ou_b]
@@ -138,7 +202,7 @@ func TestLoadBadConfigs(t *testing.T) {
 			[]string{"receivers[0].open_ids (line 8): set open_ids or all_subscribers, not both"}},
 		{"bad matcher", strings.Replace(minimal, "receiver: default", "receiver: default\n  routes:\n    - matchers: ['team=~\"(\"']", 1),
 			[]string{`route.routes[0].matchers[0] (line 7): bad matcher "team=~\"(\"":`}},
-		{"bad duration", minimal + "delivery: {max_backoff: 5 minutes}\n", []string{`line 9: "5 minutes" is not a duration`}},
+		{"bad duration", minimal + "delivery: {max_backoff: 5 minutes}\n", []string{`delivery.max_backoff (line 9): "5 minutes" is not a duration (e.g. 30s, 5m, 2h, 1d)`}},
 		{"duplicate receiver", minimal + "  - {name: default, all_subscribers: true}\n", []string{`receivers[1].name (line 9): receiver "default" is defined twice`}},
 		{"no route", strings.Replace(minimal, "route:\n  receiver: default\n", "", 1), []string{"route: is required"}},
 		{"root matchers", strings.Replace(minimal, "receiver: default", "receiver: default\n  matchers: ['a=\"b\"']", 1), []string{"route.matchers (line 6): cannot be set on the root route"}},
@@ -155,8 +219,8 @@ func TestLoadBadConfigs(t *testing.T) {
 		{"unreadable secret file", minimal + "admin: {token_file: /nonexistent/token}\n", []string{"admin.token_file (line 9): cannot read secret file"}},
 		{"bad base_url", strings.Replace(minimal, "app_id: robot_test", "app_id: robot_test\n  base_url: open.mindoffice.cn", 1), []string{`mind.base_url (line 4): "open.mindoffice.cn" is not an absolute http(s) URL`}},
 		{"backoff order", minimal + "delivery: {min_backoff: 10m, max_backoff: 1m}\n", []string{"delivery.max_backoff (line 9): must be at least delivery.min_backoff (10m)"}},
-		{"several problems at once", strings.Replace(minimal, "app_id: robot_test", "app_id: ''", 1) + "timezone: Nowhere\n",
-			[]string{"timezone (line 9)", "mind.app_id (line 3)"}},
+		{"several problems at once", strings.Replace(minimal, "open_ids: [ou_a]", "open_ids: []", 1) + "timezone: Nowhere\n",
+			[]string{"timezone (line 9)", "receivers[0].open_ids (line 8)"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -179,4 +243,128 @@ func TestRelativePathsFollowTheConfigFile(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{filepath.Join(dir, "tmpl/*.tmpl"), "/abs/x.tmpl"}, c.Templates.Files)
 	require.Equal(t, filepath.Join(dir, "db/relay.db"), c.Store.Path)
+}
+
+// check-config teaches: every problem of the file in one run, each with
+// its key path and line, in YAML's words, with the key a typo meant.
+// Messages are checked whole.
+func TestProblemsTeach(t *testing.T) {
+	topKeys := "listen, external_url, timezone, log_level, mind, sources, route, receivers, templates, ack, delivery, admin, store"
+	tests := []struct {
+		name, yaml string
+		want       []string // every problem, in order
+	}{
+		{"typo of a top key", minimal + "timezon: Asia/Tokyo\n", []string{
+			"timezon (line 9): unknown key; did you mean `timezone`?",
+		}},
+		{"a typo does not hide a bad zone", minimal + "timezone: Mars/Olympus\ndelivery: {workrs: 4}\n", []string{
+			"delivery.workrs (line 10): unknown key; did you mean `workers`?",
+			`timezone (line 9): unknown time zone "Mars/Olympus" (use an IANA name such as Asia/Shanghai)`,
+		}},
+		{"open_id for open_ids", strings.Replace(minimal, "open_ids: [ou_a]", "open_id: ou_a", 1), []string{
+			// and not also "open_ids is empty": the typo explains it.
+			"receivers[0].open_id (line 8): unknown key; did you mean `open_ids`?",
+		}},
+		{"camel case", strings.Replace(minimal, "app_id: robot_test", "appId: robot_test", 1), []string{
+			"mind.appId (line 3): unknown key; did you mean `app_id`?",
+		}},
+		{"prefix of a key", minimal + "listen_addr: x\n", []string{
+			"listen_addr (line 9): unknown key; did you mean `listen`?",
+		}},
+		{"key in the wrong section", strings.Replace(minimal, "app_id: robot_test", "app_id: robot_test\n  bearer_token: x", 1), []string{
+			"mind.bearer_token (line 4): unknown key here; `bearer_token` belongs under `sources.alertmanager` or under `sources.grafana`",
+		}},
+		{"nothing close", minimal + "frobnicate: 1\n", []string{
+			"frobnicate (line 9): unknown key; the keys here are " + topKeys,
+		}},
+		{"matcher as a string", strings.Replace(minimal, "receiver: default", "receiver: default\n  routes:\n    - receiver: default\n      matchers: 'team=\"db\"'", 1), []string{
+			"route.routes[0].matchers (line 8): expected a list of strings, got a string",
+		}},
+		{"open_ids as a string", strings.Replace(minimal, "open_ids: [ou_a]", "open_ids: ou_a", 1), []string{
+			"receivers[0].open_ids (line 8): expected a list of strings, got a string",
+		}},
+		{"receivers as a mapping", strings.Replace(minimal, "  - name: default\n    open_ids: [ou_a]", "  name: default", 1), []string{
+			"receivers (line 6): expected a list of mappings, got a mapping",
+		}},
+		{"a word for a number", minimal + "delivery: {workers: four}\n", []string{
+			"delivery.workers (line 9): expected a whole number, got a string",
+		}},
+		{"a fraction for a whole number", minimal + "delivery: {burst: 2.5}\n", []string{
+			"delivery.burst (line 9): expected a whole number, got a number",
+		}},
+		{"a list for a bool", strings.Replace(minimal, "open_ids: [ou_a]", "all_subscribers: [yes]", 1), []string{
+			"receivers[0].all_subscribers (line 8): expected true or false, got a list",
+		}},
+		{"a mapping for a duration", minimal + "delivery: {max_age: {hours: 2}}\n", []string{
+			"delivery.max_age (line 9): expected a duration (e.g. 30s, 5m, 2h, 1d), got a mapping",
+		}},
+		{"a string for a section", minimal + "delivery: fast\n", []string{
+			"delivery (line 9): expected a mapping of keys, got a string",
+		}},
+		{"rate_limit 0", minimal + "delivery: {rate_limit: 0}\n", []string{
+			"delivery.rate_limit (line 9): must be positive, not 0 (leave the key out for the default, 10)",
+		}},
+		{"zero durations and counts", minimal + "delivery:\n  max_age: 0s\n  workers: 0\nreceivers_x: 1\n", []string{
+			"receivers_x (line 12): unknown key; did you mean `receivers`?",
+			"delivery.max_age (line 10): must be positive, not 0 (leave the key out for the default, 1d)",
+			"delivery.workers (line 11): must be positive, not 0 (leave the key out for the default, 4)",
+		}},
+		{"receiver max_alerts 0", strings.Replace(minimal, "open_ids: [ou_a]", "open_ids: [ou_a]\n    max_alerts: 0", 1), []string{
+			"receivers[0].max_alerts (line 9): must be positive, not 0 (leave the key out for the default, 10)",
+		}},
+		{"negative rate", minimal + "delivery: {rate_limit: -1}\n", []string{
+			"delivery.rate_limit (line 9): must be positive (requests per second)",
+		}},
+		{"infinite rate", minimal + "delivery: {rate_limit: .inf}\n", []string{
+			"delivery.rate_limit (line 9): must be a finite number",
+		}},
+		{"key twice", minimal + "timezone: UTC\ntimezone: Asia/Tokyo\n", []string{
+			"timezone (line 10): is set twice (first on line 9): keep one",
+		}},
+		{"not YAML", minimal + "route: [\n", []string{
+			"line 9: did not find expected node content (the file is not valid YAML)",
+		}},
+		{"a list at the top", "- a\n- b\n", []string{
+			"line 1: the config must be a mapping of keys (such as route: and receivers:), got a list",
+		}},
+		{"a key that is not a word", minimal + "[a]: 1\n", []string{
+			"line 9: a key must be a plain word, got a list",
+		}},
+		{"bad merge", minimal + "x: 1\ndelivery:\n  <<: 1\n", []string{
+			"x (line 9): unknown key; the keys here are " + topKeys,
+			"delivery.<< (line 11): a merge key must name a mapping or a list of mappings, got a whole number",
+		}},
+		{"URL password hidden", minimal + "external_url: 'http://user:pa55@x y/'\n", []string{
+			`external_url (line 9): "http://xxxxx@x y" is not a URL: invalid character " " in host name`,
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load([]byte(tc.yaml), t.TempDir())
+			var ps Problems
+			require.ErrorAs(t, err, &ps)
+			var got []string
+			for _, p := range ps {
+				got = append(got, p.String())
+			}
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+// What decoding accepts: empty values are unset keys, merge keys merge,
+// a number is a string where a string is wanted, as written.
+func TestDecodeAccepts(t *testing.T) {
+	c, err := Load([]byte(strings.Replace(minimal, "app_id: robot_test", "app_id: 0123", 1)+`
+delivery:
+  <<: {workers: 3, burst: 7}
+  burst: 9
+ack:
+listen:
+`), t.TempDir())
+	require.NoError(t, err)
+	require.Equal(t, 3, c.Delivery.Workers)
+	require.Equal(t, 9, c.Delivery.Burst, "the mapping's own key wins over the merged one")
+	require.Equal(t, DefaultListen, c.Listen)
+	require.Equal(t, "0123", c.Mind.AppID)
 }

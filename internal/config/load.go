@@ -1,10 +1,7 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -41,13 +38,24 @@ func (d Duration) MarshalYAML() (any, error) { return model.Duration(d).String()
 // String prints the duration the way it is read.
 func (d Duration) String() string { return model.Duration(d).String() }
 
-// LoadFile reads, decodes, defaults and validates the file at path.
-func LoadFile(path string) (*Config, error) {
+// Options say what a config is loaded for.
+type Options struct {
+	// DryRun loads the config of a relay that sends nothing to Mind
+	// (`serve --dry-run`, `check-config --dry-run`, `render`): the Mind
+	// app's credentials, mind.app_id and mind.app_secret, are not required.
+	// Outside dry-run an empty one is an error like any other.
+	DryRun bool
+}
+
+// LoadFile reads, decodes, defaults and validates the file at path for
+// the use opts describe. serve, its reloads and check-config all load
+// through it, so that check-config refuses exactly what serve refuses.
+func LoadFile(path string, opts Options) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	c, err := Load(b, filepath.Dir(path))
+	c, err := LoadWith(b, filepath.Dir(path), opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -58,24 +66,28 @@ func LoadFile(path string) (*Config, error) {
 // Load decodes b strictly (unknown keys are errors), expands ${VAR} and
 // ${VAR:-default} from the environment in every value, reads *_file
 // secrets (relative paths are taken from baseDir), fills defaults and
-// validates. The error lists every problem, each naming its key.
+// validates. The error lists every problem, each naming its key. Load
+// checks the file as for a dry run: the Mind app's credentials are not
+// required (LoadWith with Options{} requires them).
 func Load(b []byte, baseDir string) (*Config, error) {
-	c := &Config{}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("config is empty")
-		}
-		return nil, fmt.Errorf("decode: %w", err)
+	return LoadWith(b, baseDir, Options{DryRun: true})
+}
+
+// LoadWith is Load for the use opts describe.
+func LoadWith(b []byte, baseDir string, opts Options) (*Config, error) {
+	root, top, err := parseDocument(b)
+	if err != nil {
+		return nil, err
 	}
-	var root yaml.Node
-	_ = yaml.Unmarshal(b, &root) // already decoded once: only used for line numbers
+	c := &Config{}
+	d := &decoder{}
+	d.mapping(top, reflect.ValueOf(c).Elem(), "")
 
 	expandEnv(reflect.ValueOf(c).Elem())
-	var probs Problems
+	probs := d.probs
 	probs = append(probs, c.readSecretFiles(baseDir)...)
 	c.applyDefaults()
+	probs = append(probs, d.zeroProblems()...)
 	// Like every file a config names, relative paths are taken from the
 	// config's folder, not from wherever the relay was started.
 	if c.Store.Driver == "sqlite" && c.Store.Path != "" && !filepath.IsAbs(c.Store.Path) {
@@ -86,9 +98,15 @@ func Load(b []byte, baseDir string) (*Config, error) {
 			c.Templates.Files[i] = filepath.Join(baseDir, f)
 		}
 	}
-	probs = append(probs, c.validate()...)
+	// Every problem of the file at once: what decoding found does not stop
+	// the checks of meaning, except where it explains them.
+	meaning := c.validate()
+	if !opts.DryRun {
+		meaning = append(meaning, c.checkCredentials(probs)...)
+	}
+	probs = append(probs, d.unexplained(meaning)...)
 	if len(probs) > 0 {
-		probs.locate(&root)
+		probs.locate(root)
 		return nil, probs
 	}
 	return c, nil

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -19,9 +20,19 @@ type Problem struct {
 	Key  string // e.g. "route.routes[0].receiver"
 	Line int    // 0 when unknown
 	Msg  string
+
+	// dep is another key the problem follows from: when that key's value
+	// could not be read, the problem is not reported on its own.
+	dep string
 }
 
 func (p Problem) String() string {
+	if p.Key == "" {
+		if p.Line > 0 {
+			return fmt.Sprintf("line %d: %s", p.Line, p.Msg)
+		}
+		return p.Msg
+	}
 	if p.Line > 0 {
 		return fmt.Sprintf("%s (line %d): %s", p.Key, p.Line, p.Msg)
 	}
@@ -41,6 +52,21 @@ func (ps Problems) Error() string {
 
 func (ps *Problems) add(key, format string, args ...any) {
 	*ps = append(*ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// addDep adds a problem of key that follows from the value of dep.
+func (ps *Problems) addDep(dep, key, format string, args ...any) {
+	*ps = append(*ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...), dep: dep})
+}
+
+// has reports whether a problem of key is among ps.
+func (ps Problems) has(key string) bool {
+	for _, p := range ps {
+		if p.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 // locate fills in line numbers from the parsed document.
@@ -137,11 +163,31 @@ func (c *Config) checkTop() Problems {
 	return ps
 }
 
-func (c *Config) checkMind() Problems {
+// checkCredentials requires the Mind app that a relay sending to Mind
+// signs in as. Only a dry run, which sends nothing, goes without.
+// known holds the problems found so far, so that a secret file that could
+// not be read is not reported twice.
+func (c *Config) checkCredentials(known Problems) Problems {
 	var ps Problems
 	if strings.TrimSpace(c.Mind.AppID) == "" {
-		ps.add("mind.app_id", "is required: the app id of your Mind robot")
+		ps.add("mind.app_id", "is required: the app id of your Mind robot (only --dry-run, which sends nothing, runs without it)")
 	}
+	switch {
+	case c.Mind.AppSecret != "":
+	case c.Mind.AppSecretFile != "":
+		// An unreadable file is reported by readSecretFiles; a readable
+		// one that holds nothing is reported here.
+		if !known.has("mind.app_secret_file") && !known.has("mind.app_secret") {
+			ps.add("mind.app_secret_file", "the file is empty: it must hold the app secret of your Mind robot")
+		}
+	default:
+		ps.add("mind.app_secret", "is required: the app secret of your Mind robot, in app_secret or app_secret_file (only --dry-run, which sends nothing, runs without it)")
+	}
+	return ps
+}
+
+func (c *Config) checkMind() Problems {
+	var ps Problems
 	if err := checkHTTPURL(c.Mind.BaseURL); err != nil {
 		ps.add("mind.base_url", "%v", err)
 	}
@@ -213,7 +259,7 @@ func (c *Config) checkReceivers() Problems {
 		case r.AllSubscribers && len(r.OpenIDs) > 0:
 			ps.add(p+".open_ids", "set open_ids or all_subscribers, not both")
 		case !r.AllSubscribers && len(r.OpenIDs) == 0:
-			ps.add(p+".open_ids", "is empty: list Mind open_ids, or set all_subscribers: true")
+			ps.addDep(p+".all_subscribers", p+".open_ids", "is empty: list Mind open_ids, or set all_subscribers: true")
 		}
 		for j, id := range r.OpenIDs {
 			if strings.TrimSpace(id) == "" || strings.TrimSpace(id) != id {
@@ -262,7 +308,7 @@ func (c *Config) walkRoute(r *Route, key string, ps *Problems) {
 		return
 	}
 	if r.Receiver != "" && c.ReceiverByName(r.Receiver) == nil {
-		ps.add(key+".receiver", "receiver %q is not defined in receivers", r.Receiver)
+		ps.addDep("receivers", key+".receiver", "receiver %q is not defined in receivers", r.Receiver)
 	}
 	for i, m := range r.Matchers {
 		if _, err := ParseMatcher(m); err != nil {
@@ -357,21 +403,40 @@ func (c *Config) checkStore() Problems {
 func checkHTTPURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
-		return fmt.Errorf("%q is not a URL: %w", s, err)
+		// url.Error quotes the URL whole, password included.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("%q is not a URL: %v", redactURL(s), err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute http(s) URL", s)
+		return fmt.Errorf("%q is not an absolute http(s) URL", redactURL(s))
 	}
 	return nil
 }
 
-// Warnings lists what is legal but probably not meant, such as a missing
-// app secret, which only --dry-run can do without.
+// redactURL hides the user info of a URL, parsable or not: a password in
+// a URL is a secret too.
+func redactURL(s string) string {
+	rest, scheme := s, ""
+	if i := strings.Index(s, "://"); i >= 0 {
+		scheme, rest = s[:i+3], s[i+3:]
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
+		return scheme + "xxxxx@" + rest[at+1:]
+	}
+	return s
+}
+
+// Warnings lists what is legal but probably not meant, such as cards
+// without ack buttons.
 func (c *Config) Warnings() []string {
 	var w []string
-	if c.Mind.AppSecret == "" {
-		w = append(w, "mind.app_secret is empty: only `relay serve --dry-run` can run without it")
-	}
 	if c.Ack.Secret == "" {
 		w = append(w, "ack.secret is empty: cards carry no ack button")
 	}

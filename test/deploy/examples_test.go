@@ -72,7 +72,7 @@ func TestRulesFileMatchesChart(t *testing.T) {
 	}
 
 	// The PrometheusRule the chart renders carries exactly those groups.
-	r := mustTemplate(t, "--set", "prometheusRule.enabled=true")
+	r := mustTemplate(t, "--set", "dryRun=true", "--set", "prometheusRule.enabled=true")
 	spec := r.one(t, "PrometheusRule")["spec"]
 	want := readYAML(t, exampleRules)
 	if !reflect.DeepEqual(normalize(spec), normalize(want)) {
@@ -80,7 +80,7 @@ func TestRulesFileMatchesChart(t *testing.T) {
 	}
 
 	// A renamed chart keeps its rules on the job its ServiceMonitor sets.
-	r = mustTemplate(t, "--set", "prometheusRule.enabled=true", "--set", "nameOverride=relay2")
+	r = mustTemplate(t, "--set", "dryRun=true", "--set", "prometheusRule.enabled=true", "--set", "nameOverride=relay2")
 	text := mustYAML(t, r.one(t, "PrometheusRule")["spec"])
 	if strings.Contains(text, `job="mind-relay"`) || !strings.Contains(text, `job="relay2"`) {
 		t.Error(`nameOverride=relay2: the rules do not select job="relay2"`)
@@ -260,5 +260,39 @@ func TestDashboard(t *testing.T) {
 	sort.Strings(missing)
 	if len(missing) > 0 {
 		t.Logf("metrics without a panel: %v", missing)
+	}
+}
+
+// Mind's API sends messages and cannot change one once sent: every
+// notification is a new card. The examples and the chart must not say the
+// relay updates, recolours or turns a card it sent.
+func TestExamplesDoNotClaimCardUpdates(t *testing.T) {
+	claim := regexp.MustCompile(`(?i)\b(updates?|recolou?rs?|turns?|changes?)\s+(the\s+)?(same\s+|group's\s+)?card\b`)
+	var files []string
+	for _, dir := range []string{"examples", chartDir} {
+		err := filepath.WalkDir(repoPath(dir), func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				files = append(files, p)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(files) < 10 {
+		t.Fatalf("found only %d files under examples/ and %s", len(files), chartDir)
+	}
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if m := claim.FindString(line); m != "" {
+				rel, _ := filepath.Rel(repoRoot, p)
+				t.Errorf("%s:%d says the relay %q; every notification is a new message: %s", rel, i+1, m, strings.TrimSpace(line))
+			}
+		}
 	}
 }

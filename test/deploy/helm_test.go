@@ -32,8 +32,10 @@ func TestHelmLint(t *testing.T) {
 	}
 }
 
+// The defaults (in dry-run: without it they need a Mind app, see
+// TestChartInstallRunsOrSaysWhatToSet) render only what is not opt-in.
 func TestDefaultRender(t *testing.T) {
-	r := cachedTemplate(t, "")
+	r := cachedTemplate(t, dryRunValues)
 	got := map[string]int{}
 	for _, d := range r.docs {
 		got[str(d["kind"])]++
@@ -227,8 +229,9 @@ func checksumOf(t *testing.T, r *rendered) string {
 }
 
 func TestChecksumRollsPodsOnConfigChange(t *testing.T) {
-	base := checksumOf(t, cachedTemplate(t, ""))
-	if again := checksumOf(t, mustTemplate(t)); again != base {
+	dry := valuesFile(dryRunValues)
+	base := checksumOf(t, cachedTemplate(t, dryRunValues))
+	if again := checksumOf(t, mustTemplate(t, dry...)); again != base {
 		t.Fatalf("checksum differs between two identical renders: %s vs %s", base, again)
 	}
 	changes := map[string][]string{
@@ -240,13 +243,13 @@ func TestChecksumRollsPodsOnConfigChange(t *testing.T) {
 	}
 	for name, args := range changes {
 		t.Run(name, func(t *testing.T) {
-			if c := checksumOf(t, mustTemplate(t, args...)); c == base {
+			if c := checksumOf(t, mustTemplate(t, append(dry, args...)...)); c == base {
 				t.Errorf("%v did not change checksum/config: pods would keep the old config", args)
 			}
 		})
 	}
 	t.Run("unrelated value", func(t *testing.T) {
-		if c := checksumOf(t, mustTemplate(t, "--set", "resources.limits.memory=512Mi")); c != base {
+		if c := checksumOf(t, mustTemplate(t, append(dry, "--set", "resources.limits.memory=512Mi")...)); c != base {
 			t.Error("a resources change changed checksum/config")
 		}
 	})
@@ -260,11 +263,11 @@ func TestChecksumRollsPodsOnConfigChange(t *testing.T) {
 }
 
 func TestOneReplicaWithSQLite(t *testing.T) {
-	_, err := helmTemplate(t, "--set", "replicaCount=2")
+	_, err := helmTemplate(t, "--set", "dryRun=true", "--set", "replicaCount=2")
 	if err == nil || !strings.Contains(err.Error(), "more replicas need the PostgreSQL store, which is not available yet") {
 		t.Fatalf("replicaCount=2 with sqlite: want a failure saying more replicas need the PostgreSQL store, got %v", err)
 	}
-	_, err = helmTemplate(t, "--set", "config.store.driver=postgres", "--set", "secrets.storeDSN=postgres://x")
+	_, err = helmTemplate(t, "--set", "dryRun=true", "--set", "config.store.driver=postgres", "--set", "secrets.storeDSN=postgres://x")
 	if err == nil || !strings.Contains(err.Error(), "store.driver=postgres is not available yet") {
 		t.Fatalf("postgres: want a failure saying it is not available yet, got %v", err)
 	}
@@ -322,7 +325,9 @@ func TestValuesRejected(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := helmTemplate(t, c.args...)
+			// On the dry-run defaults, so that each case fails for its own
+			// reason, not for the missing Mind app.
+			_, err := helmTemplate(t, append(valuesFile(dryRunValues), c.args...)...)
 			if err == nil {
 				t.Fatalf("%v rendered; want a failure", c.args)
 			}
@@ -334,14 +339,15 @@ func TestValuesRejected(t *testing.T) {
 }
 
 func TestPersistenceOptions(t *testing.T) {
-	r := mustTemplate(t, "--set", "persistence.enabled=false")
+	dry := valuesFile(dryRunValues)
+	r := mustTemplate(t, append(dry, "--set", "persistence.enabled=false")...)
 	if len(r.kinds("PersistentVolumeClaim")) != 0 {
 		t.Error("persistence.enabled=false still renders a PVC")
 	}
 	if !hasVolume(r.one(t, "Deployment"), "data", "emptyDir") {
 		t.Error("persistence.enabled=false: data is not an emptyDir")
 	}
-	r = mustTemplate(t, "--set", "persistence.existingClaim=my-claim")
+	r = mustTemplate(t, append(dry, "--set", "persistence.existingClaim=my-claim")...)
 	if len(r.kinds("PersistentVolumeClaim")) != 0 {
 		t.Error("existingClaim still renders a PVC")
 	}
@@ -350,14 +356,14 @@ func TestPersistenceOptions(t *testing.T) {
 			t.Errorf("data volume %v does not use my-claim", v)
 		}
 	}
-	notes := renderNotes(t, "--set", "persistence.enabled=false")
+	notes := renderNotes(t, append(dry, "--set", "persistence.enabled=false")...)
 	if !strings.Contains(notes, "WARNING: persistence.enabled=false") || !strings.Contains(notes, "LOSES queued notifications") {
 		t.Errorf("NOTES do not warn loudly about the emptyDir store:\n%s", notes)
 	}
 	if !strings.Contains(notes, "/webhook/alertmanager") || !strings.Contains(notes, "/webhook/grafana") {
 		t.Errorf("NOTES do not say how to point Alertmanager and Grafana at the relay:\n%s", notes)
 	}
-	if strings.Contains(renderNotes(t), "WARNING: persistence") {
+	if strings.Contains(renderNotes(t, dry...), "WARNING: persistence") {
 		t.Error("NOTES warn about the emptyDir store with persistence on")
 	}
 }

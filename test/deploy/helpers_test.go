@@ -21,6 +21,7 @@ const (
 	chartDir      = "helm/mind-relay"
 	allOnValues   = "helm/mind-relay/ci/all-on-values.yaml"
 	minimalValues = "helm/mind-relay/ci/minimal-values.yaml"
+	dryRunValues  = "helm/mind-relay/ci/dry-run-values.yaml"
 	release       = "rel"
 	namespace     = "monitoring"
 )
@@ -129,8 +130,14 @@ type rendered struct {
 // --set K=V). The error carries helm's output.
 func helmTemplate(t *testing.T, args ...string) (*rendered, error) {
 	t.Helper()
+	return helmTemplateAs(t, release, namespace, args...)
+}
+
+// helmTemplateAs is helmTemplate with a release name and namespace of its own.
+func helmTemplateAs(t *testing.T, rel, ns string, args ...string) (*rendered, error) {
+	t.Helper()
 	helm := requireTool(t, "helm")
-	full := append([]string{"template", release, repoPath(chartDir), "--namespace", namespace}, args...)
+	full := append([]string{"template", rel, repoPath(chartDir), "--namespace", ns}, args...)
 	out, err := exec.Command(helm, full...).CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("helm %s: %w\n%s", strings.Join(full, " "), err, out)
@@ -283,7 +290,7 @@ func cachedTemplate(t *testing.T, valuesRel string) *rendered {
 
 // renderSets are the values files every structural check runs against.
 var renderSets = []struct{ name, values string }{
-	{"default", ""},
+	{"defaults, dry-run", dryRunValues}, // the bare defaults do not render: no Mind app
 	{"minimal", minimalValues},
 	{"all-on", allOnValues},
 }

@@ -180,8 +180,23 @@ ConfigMap, so `helm template` and `helm install` both run it.
 {{- if eq $driver "postgres" }}
 {{- fail "store.driver=postgres is not available yet: this release runs one replica with store.driver=sqlite" }}
 {{- end }}
-{{- if and (not .Values.dryRun) .Values.secrets.existingSecret (not (has "mind-app-secret" $wired)) (not (dig "mind" "app_secret" "" $cfg)) (not (dig "mind" "app_secret_file" "" $cfg)) }}
-{{- fail "secrets.existingSecret is set but secrets.existingSecretKeys lacks mind-app-secret: the relay cannot send to Mind without the app secret (or set dryRun=true)" }}
+{{- /*
+Last, so that a more precise problem above is reported first: outside
+dry-run the relay refuses to start without the Mind app (its id and its
+secret), so the install fails now and says what to set, instead of a pod
+that crash-loops. dryRun needs no Mind app at all.
+*/}}
+{{- if not .Values.dryRun }}
+{{- if not (dig "mind" "app_id" "" $cfg | toString | trim) }}
+{{- fail "config.mind.app_id is empty: set it to your Mind robot's app id (config.mind.app_id in your values file, or --set config.mind.app_id=<app id>), or set dryRun=true to try the relay without a Mind app" }}
+{{- end }}
+{{- if not (or (has "mind-app-secret" $wired) (dig "mind" "app_secret" "" $cfg) (dig "mind" "app_secret_file" "" $cfg)) }}
+{{- if .Values.secrets.existingSecret }}
+{{- fail (printf "secrets.existingSecretKeys lacks mind-app-secret: add it, and the key mind-app-secret holding the Mind app secret to the Secret %s; the relay does not start without the app secret (dryRun=true runs without a Mind app)" .Values.secrets.existingSecret) }}
+{{- else }}
+{{- fail "no Mind app secret: set secrets.existingSecret to a Secret with the key mind-app-secret and list that key in secrets.existingSecretKeys (or set secrets.mindAppSecret); the relay does not start without the app secret (dryRun=true runs without a Mind app)" }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}
 
