@@ -417,13 +417,15 @@ func TestDeliverRecovers(t *testing.T) {
 		{"body code 500 as a string", []mindtest.Fault{{Code: "500", Msg: "busy"}}, map[mind.Reason]float64{mind.ReasonCodeTemporary: 1}},
 		// Mind processes the slow requests after the client has given up;
 		// the retries carry the same x-request-id and are deduped.
-		{"timeouts", []mindtest.Fault{{Delay: 400 * time.Millisecond}, {Delay: 400 * time.Millisecond}}, map[mind.Reason]float64{mind.ReasonTimeout: 2}},
-		{"slow failures", []mindtest.Fault{{Delay: 400 * time.Millisecond, Status: 504}}, map[mind.Reason]float64{mind.ReasonTimeout: 1}},
+		{"timeouts", []mindtest.Fault{{Delay: 800 * time.Millisecond}, {Delay: 800 * time.Millisecond}}, map[mind.Reason]float64{mind.ReasonTimeout: 2}},
+		{"slow failures", []mindtest.Fault{{Delay: 800 * time.Millisecond, Status: 504}}, map[mind.Reason]float64{mind.ReasonTimeout: 1}},
 		{"connection resets", []mindtest.Fault{{Reset: true}, {Reset: true}, {Reset: true}}, map[mind.Reason]float64{mind.ReasonNetwork: 3}},
-		{"a bit of everything", []mindtest.Fault{{Reset: true}, {Status: 503}, {Status: 429}, {Delay: 400 * time.Millisecond}}, map[mind.Reason]float64{mind.ReasonNetwork: 1, mind.ReasonHTTP5xx: 1, mind.ReasonRateLimited: 1, mind.ReasonTimeout: 1}},
+		{"a bit of everything", []mindtest.Fault{{Reset: true}, {Status: 503}, {Status: 429}, {Delay: 800 * time.Millisecond}}, map[mind.Reason]float64{mind.ReasonNetwork: 1, mind.ReasonHTTP5xx: 1, mind.ReasonRateLimited: 1, mind.ReasonTimeout: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, nil, func(o *mind.ClientOptions) { o.Timeout = 100 * time.Millisecond })
+			// The timeout leaves room for a loaded machine running -race;
+			// the slow faults are well beyond it.
+			f := newFixture(t, nil, func(o *mind.ClientOptions) { o.Timeout = 300 * time.Millisecond })
 			f.fake.Script(tc.faults...)
 			req := cardRequest(t, "r-"+tc.name, false)
 			b := fastBackoff
