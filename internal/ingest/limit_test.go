@@ -1,10 +1,12 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -77,6 +79,7 @@ func TestTruncateAlerts(t *testing.T) {
 		{"malformed JSON: unchanged, the parser says why", head + `"alerts":[` + small(6) + `,]}`, 2, 0, nil, true},
 		{"alerts not an array: unchanged", head + `"alerts":{"a":[` + small(6) + `]}}`, 2, 0, nil, true},
 		{"not an object: unchanged", `[` + small(6) + `]`, 2, 0, nil, true},
+		{"a later null alerts: earlier ones cut all the same, nothing counted", head + `"alerts":[` + small(6) + `],"Alerts":null}`, 2, 0, nil, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,6 +90,13 @@ func TestTruncateAlerts(t *testing.T) {
 				return
 			}
 			require.True(t, json.Valid(got), "%s", got)
+			if tc.kept == nil { // the parser refuses it, in the same words
+				_, _, want := payload.ParseAlertmanager([]byte(tc.body))
+				_, _, err := payload.ParseAlertmanager(got)
+				require.Error(t, want)
+				require.EqualError(t, err, want.Error())
+				return
+			}
 			idx, _ := alertIndexes(t, got)
 			require.Equal(t, tc.kept, idx)
 		})
@@ -241,4 +251,45 @@ func metricSum(t *testing.T, reg *prometheus.Registry, name string, labels ...st
 		}
 	}
 	return total
+}
+
+// Whatever the body, the cut keeps it readable the way the parser reads
+// it: an unchanged body, or valid JSON whose alerts are exactly the first
+// max of the original's (the parser sees as many, in the same order), the
+// rest counted.
+func FuzzTruncateAlerts(f *testing.F) {
+	for _, name := range []string{"alertmanager/am-0.25-group-1.json", "alertmanager/am-0.25-resolved.json", "grafana/docs-example-firing.json"} {
+		b, err := os.ReadFile("../../testdata/" + name)
+		require.NoError(f, err)
+		f.Add(b, uint8(1))
+	}
+	f.Add([]byte(bigWebhook(12, 3)), uint8(5))
+	f.Add([]byte(`{"version":"4","ALERTS":[{"labels":{"a":"1"}},{"labels":{"a":"2"}},{"labels":{"a":"3"}}],"alerts":null}`), uint8(1))
+	f.Add([]byte(`{"version":"4","alertſ":[{"labels":{"a":"1"}},{"labels":{"a":"2"}},{"labels":{"a":"3"}}]}`), uint8(1))
+	f.Fuzz(func(t *testing.T, body []byte, m uint8) {
+		max := int(m%8) + 1
+		out, dropped := truncateAlerts(body, max)
+		if bytes.Equal(out, body) {
+			require.Zero(t, dropped, "nothing cut, nothing counted")
+			return
+		}
+		require.True(t, json.Valid(out), "a cut body is valid JSON: %q", out)
+		var in, cut struct {
+			Alerts []json.RawMessage `json:"alerts"`
+		}
+		errIn, errCut := json.Unmarshal(body, &in), json.Unmarshal(out, &cut)
+		require.Equal(t, errIn != nil, errCut != nil, "the parser refuses both or neither: %v, %v", errIn, errCut)
+		if errIn != nil {
+			return
+		}
+		// Every "alerts" is cut (the decoder would build each), the last
+		// one (the one it keeps) is counted.
+		require.Equal(t, len(in.Alerts)-int(dropped), len(cut.Alerts))
+		if dropped > 0 {
+			require.Len(t, cut.Alerts, max)
+		}
+		for i := range cut.Alerts {
+			require.JSONEq(t, string(in.Alerts[i]), string(cut.Alerts[i]), "alert %d", i)
+		}
+	})
 }
