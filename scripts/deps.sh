@@ -17,6 +17,8 @@ command -v wrk >/dev/null 2>&1 || apt_pkgs+=(wrk)
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 { [ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ]; } || apt_pkgs+=(postgresql)
 command -v chromium >/dev/null 2>&1 || apt_pkgs+=(chromium)
+# A CJK font, so the browser test's screenshots show the Chinese card text.
+fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk" || apt_pkgs+=(fonts-wqy-microhei)
 
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   sudo=""

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need (scripts/deps.sh),
 # then formatting, vet, and every test with the race detector, including
-# the end-to-end tests against a real Alertmanager and the built binary.
+# the end-to-end tests against a real Alertmanager and the built binary,
+# then a short run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,3 +22,8 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 go test -race -count=1 -timeout 20m ./...
+# A few seconds of every native fuzz target, so each keeps compiling and
+# its corpus keeps passing (FUZZ_TIME, FUZZ_BUDGET tune it; FUZZ=0 skips).
+if [ "${FUZZ:-1}" != "0" ]; then
+  scripts/fuzz.sh
+fi

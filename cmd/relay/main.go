@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -30,7 +31,7 @@ const usage = `mind-relay: Alertmanager and Grafana alerts as interactive Mind c
 Usage:
   relay serve --config FILE [--listen ADDR] [--dry-run]
   relay check-config --config FILE [--dry-run]
-  relay render --config FILE --source alertmanager|grafana [--receiver NAME] [--input FILE]
+  relay render --config FILE --source alertmanager|grafana [--receiver NAME] [--input FILE] [--html FILE]
   relay dlq list --config FILE
   relay dlq replay ID... | --all --config FILE
   relay version
@@ -159,6 +160,7 @@ func render(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	source := fs.String("source", "alertmanager", "payload source: alertmanager or grafana")
 	receiver := fs.String("receiver", "", "send to this receiver instead of routing")
 	input := fs.String("input", "", "payload file (default: standard input)")
+	htmlFile := fs.String("html", "", "also write the cards drawn as Mind shows them to this HTML file")
 	if err := parse(fs, args, cfg); err != nil {
 		return err
 	}
@@ -171,9 +173,16 @@ func render(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		defer f.Close()
 		in = f
 	}
-	return app.Render(context.Background(), app.RenderOptions{
-		ConfigFile: *cfg, Source: *source, Receiver: *receiver, Input: in, Out: stdout, Errs: stderr,
-	})
+	opts := app.RenderOptions{ConfigFile: *cfg, Source: *source, Receiver: *receiver, Input: in, Out: stdout, Errs: stderr}
+	if *htmlFile == "" {
+		return app.Render(context.Background(), opts)
+	}
+	var doc bytes.Buffer
+	opts.HTML = &doc
+	if err := app.Render(context.Background(), opts); err != nil {
+		return err
+	}
+	return os.WriteFile(*htmlFile, doc.Bytes(), 0o644)
 }
 
 func dlq(args []string, stdout, stderr io.Writer) error {

@@ -119,6 +119,44 @@ func TestRender(t *testing.T) {
 	require.Contains(t, out, "High memory usage")
 }
 
+func TestRenderHTML(t *testing.T) {
+	payload, err := os.ReadFile("../../testdata/alertmanager/am-0.25-resolved.json")
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "cards.html")
+	code, out, errs := runCmd(t, string(payload), "render", "--config", "../../config.example.yaml", "--html", file)
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, out, `"receiver":"db-oncall"`, "the JSON lines still go to stdout")
+	doc, err := os.ReadFile(file)
+	require.NoError(t, err)
+	require.Contains(t, string(doc), `<article class="mind-card" data-header-template="green">`)
+	require.Contains(t, string(doc), `<h3 class="mc-title">已恢复 · `)
+
+	// A template that fails: the fallback card is drawn, and stderr says so.
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bad.tmpl"), []byte(`{{ define "mind.title" }}
+{{ .Nope }}{{ end }}`), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "relay.yaml"), []byte(`
+mind: {app_id: robot_test}
+route: {receiver: r}
+receivers: [{name: r, open_ids: [ou_a]}]
+templates: {files: ["*.tmpl"]}
+`), 0o600))
+	code, _, errs = runCmd(t, string(payload), "render", "--config", filepath.Join(dir, "relay.yaml"), "--html", file)
+	require.Equal(t, 0, code, errs)
+	require.Contains(t, errs, "receiver r: the fallback card would be sent: ")
+	require.Contains(t, errs, "bad.tmpl:2:3: executing \"mind.title\"")
+	doc, err = os.ReadFile(file)
+	require.NoError(t, err)
+	require.Contains(t, string(doc), "模板出错，会发送内置的备用卡片")
+
+	// A payload the relay refuses writes no file and fails.
+	missing := filepath.Join(t.TempDir(), "none.html")
+	code, _, errs = runCmd(t, "{oops", "render", "--config", "../../config.example.yaml", "--html", missing)
+	require.Equal(t, 1, code)
+	require.Contains(t, errs, "malformed JSON")
+	require.NoFileExists(t, missing)
+}
+
 func TestDLQReplayMustSayWhat(t *testing.T) {
 	for _, v := range []string{"MIND_APP_SECRET", "RELAY_ACK_SECRET", "AM_TOKEN", "RELAY_ADMIN_TOKEN"} {
 		t.Setenv(v, "")

@@ -9,12 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/mindoffice/mind-relay/internal/alert"
 	"github.com/mindoffice/mind-relay/internal/config"
 	"github.com/mindoffice/mind-relay/internal/payload"
-	"github.com/mindoffice/mind-relay/internal/relay"
+	"github.com/mindoffice/mind-relay/internal/preview"
 	"github.com/mindoffice/mind-relay/internal/store"
 )
 
@@ -54,6 +52,7 @@ type RenderOptions struct {
 	Input      io.Reader
 	Out        io.Writer
 	Errs       io.Writer // skipped alerts are reported here
+	HTML       io.Writer // when set, the cards drawn as one HTML document (--html)
 	Now        func() time.Time
 }
 
@@ -81,29 +80,31 @@ func Render(ctx context.Context, opts RenderOptions) error {
 	if err != nil {
 		return fmt.Errorf("read payload: %w", err)
 	}
-	g, skipped, err := Parse(alert.Source(opts.Source), body)
+	// The same route and render calls the server makes, through the
+	// template preview's runner, so that --html draws exactly these cards.
+	res, err := preview.Run(ctx, st, preview.Input{Source: alert.Source(opts.Source), Payload: body, Receiver: opts.Receiver}, opts.Now)
 	if opts.Errs != nil {
-		for _, s := range skipped {
+		for _, s := range res.Skipped {
 			fmt.Fprintf(opts.Errs, "skipped alerts[%d]: %s\n", s.Index, s.Reason)
 		}
+		for _, c := range res.Cards {
+			for _, e := range c.Errors {
+				fmt.Fprintf(opts.Errs, "receiver %s: the fallback card would be sent: %s\n", c.Receiver, e.Msg)
+			}
+		}
 	}
-	if err != nil {
-		return err
-	}
-	rl := relay.New(st, relay.Options{Now: opts.Now}, prometheus.NewRegistry())
-	ns, err := rl.Prepare(ctx, st, g, opts.Receiver)
 	if err != nil {
 		return err
 	}
 	enc := json.NewEncoder(opts.Out)
 	enc.SetEscapeHTML(false)
-	for _, n := range ns {
-		// What the queue's worker would send now.
-		req, err := rl.Render(ctx, n)
-		if err != nil {
+	for _, c := range res.Cards {
+		if err := enc.Encode(renderLine{Receiver: c.Receiver, Endpoint: c.Endpoint, Body: c.Body}); err != nil {
 			return err
 		}
-		if err := enc.Encode(renderLine{Receiver: n.Receiver, Endpoint: req.Endpoint, Body: req.Body}); err != nil {
+	}
+	if opts.HTML != nil {
+		if err := preview.WriteDocument(opts.HTML, res); err != nil {
 			return err
 		}
 	}
@@ -112,14 +113,7 @@ func Render(ctx context.Context, opts RenderOptions) error {
 
 // Parse reads a webhook body of the given source.
 func Parse(src alert.Source, body []byte) (*alert.Group, []payload.Skipped, error) {
-	switch src {
-	case alert.SourceAlertmanager:
-		return payload.ParseAlertmanager(body)
-	case alert.SourceGrafana:
-		return payload.ParseGrafana(body)
-	default:
-		return nil, nil, fmt.Errorf("unknown source %q: use alertmanager or grafana", src)
-	}
+	return preview.Parse(src, body)
 }
 
 // DLQ lists or replays dead letters straight from the store.

@@ -80,12 +80,7 @@ func (h *ackHandlers) renderPage(c *gin.Context, p ack.Page) {
 		h.fail(c, &Error{Status: http.StatusInternalServerError, Msg: "cannot render the page", Err: err})
 		return
 	}
-	hd := c.Writer.Header()
-	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Content-Type-Options", "nosniff")
+	pageHeaders(c.Writer.Header())
 	status := p.Status
 	if status == 0 {
 		status = http.StatusOK

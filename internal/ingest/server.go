@@ -98,6 +98,7 @@ func New(deps Deps, reg prometheus.Registerer) http.Handler {
 	api := e.Group("/api/v1", s.requireAdmin)
 	api.GET("/dlq", s.listDead)
 	api.POST("/dlq/replay", s.replay)
+	s.uiRoutes(e) // ui.go: the pages under /ui/
 
 	for _, add := range deps.Extra {
 		add(e)

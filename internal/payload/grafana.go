@@ -57,6 +57,20 @@ type legacyProbe struct {
 // body with version "4" (Grafana's Alertmanager-compatible mode) is read as
 // an Alertmanager payload; the legacy format gets an error naming it.
 func ParseGrafana(body []byte) (*alert.Group, []Skipped, error) {
+	return parseGrafana(body, time.Now(), true)
+}
+
+func parseGrafana(body []byte, now time.Time, fast bool) (*alert.Group, []Skipped, error) {
+	if fast {
+		if m, ok := decodeFast(body, true); ok && m.hasAlerts {
+			switch m.version {
+			case GrafanaVersion:
+				return checked(m.group(alert.SourceGrafana), now)
+			case AlertmanagerVersion:
+				return asGrafana(parseAlertmanager(body, now, fast))
+			}
+		}
+	}
 	var probe legacyProbe
 	if err := decodeJSON(body, &probe); err != nil {
 		return nil, nil, err
@@ -66,11 +80,7 @@ func ParseGrafana(body []byte) (*alert.Group, []Skipped, error) {
 			"the relay reads unified alerting's webhook: use a Grafana unified-alerting webhook contact point")
 	}
 	if probe.Version != nil && *probe.Version == AlertmanagerVersion {
-		g, skipped, err := ParseAlertmanager(body)
-		if g != nil {
-			g.Source = alert.SourceGrafana
-		}
-		return g, skipped, err
+		return asGrafana(parseAlertmanager(body, now, fast))
 	}
 	var msg grafanaMessage
 	if err := decodeJSON(body, &msg); err != nil {
@@ -116,9 +126,33 @@ func ParseGrafana(body []byte) (*alert.Group, []Skipped, error) {
 		out.Values, out.ValueString, out.OrgID = a.Values, a.ValueString, a.OrgID
 		g.Alerts = append(g.Alerts, out)
 	}
-	skipped := checkAlerts(g, time.Now())
-	if len(g.Alerts) == 0 {
-		return nil, skipped, noAlerts(skipped)
+	return checked(g, now)
+}
+
+// asGrafana marks a group read in Alertmanager's format as Grafana's.
+func asGrafana(g *alert.Group, skipped []Skipped, err error) (*alert.Group, []Skipped, error) {
+	if g != nil {
+		g.Source = alert.SourceGrafana
 	}
-	return g, skipped, nil
+	return g, skipped, err
+}
+
+// group is the message as the relay's model.
+func (m *fastMessage) group(src alert.Source) *alert.Group {
+	return &alert.Group{
+		Source:            src,
+		Receiver:          m.receiver,
+		Status:            m.status,
+		Alerts:            m.alerts,
+		GroupLabels:       m.groupLabels,
+		CommonLabels:      m.commonLabels,
+		CommonAnnotations: m.commonAnnotations,
+		ExternalURL:       m.externalURL,
+		GroupKey:          m.groupKey,
+		TruncatedAlerts:   m.truncated,
+		OrgID:             m.orgID,
+		Title:             m.title,
+		State:             m.state,
+		Message:           m.message,
+	}
 }

@@ -1,7 +1,8 @@
 // Package payload reads the webhook bodies senders post into the relay's
-// alert model. It parses into Alertmanager's own types, so the relay reads
-// exactly what Alertmanager writes, and reports problems in words a user
-// can act on.
+// alert model. It reads exactly what encoding/json reads into
+// Alertmanager's own types — a fast path (fast.go) takes the bodies senders
+// really post straight into the model and hands anything unusual to
+// encoding/json — and reports problems in words a user can act on.
 package payload
 
 import (
@@ -49,6 +50,17 @@ const AlertmanagerVersion = "4"
 
 // ParseAlertmanager reads an Alertmanager webhook (payload version 4).
 func ParseAlertmanager(body []byte) (*alert.Group, []Skipped, error) {
+	return parseAlertmanager(body, time.Now(), true)
+}
+
+// parseAlertmanager reads the body on the fast path when it can (see
+// fast.go) and otherwise with encoding/json into Alertmanager's types.
+func parseAlertmanager(body []byte, now time.Time, fast bool) (*alert.Group, []Skipped, error) {
+	if fast {
+		if m, ok := decodeFast(body, false); ok && m.version == AlertmanagerVersion && m.hasAlerts {
+			return checked(m.group(alert.SourceAlertmanager), now)
+		}
+	}
 	var msg webhook.Message
 	if err := decodeJSON(body, &msg); err != nil {
 		return nil, nil, err
@@ -57,13 +69,22 @@ func ParseAlertmanager(body []byte) (*alert.Group, []Skipped, error) {
 		if msg.Version == "" {
 			return nil, nil, badf(`payload has no "version": the relay reads Alertmanager webhook payloads (version "4")`)
 		}
+		if msg.Version == GrafanaVersion {
+			return nil, nil, badf(`payload version %q is not supported: the relay reads Alertmanager webhook payloads (version "4") here; `+
+				`version "1" is Grafana's unified-alerting webhook: point the contact point at /webhook/grafana (or /webhook/grafana/<receiver>) instead`, msg.Version)
+		}
 		return nil, nil, badf(`payload version %q is not supported: the relay reads Alertmanager webhook payloads (version "4")`, msg.Version)
 	}
 	if msg.Data == nil || msg.Alerts == nil {
 		return nil, nil, badf(`payload has no "alerts"`)
 	}
-	g := alert.FromTemplateData(alert.SourceAlertmanager, msg.Data, msg.GroupKey, msg.TruncatedAlerts)
-	skipped := checkAlerts(g, time.Now())
+	return checked(alert.FromTemplateData(alert.SourceAlertmanager, msg.Data, msg.GroupKey, msg.TruncatedAlerts), now)
+}
+
+// checked drops the alerts that cannot be read and refuses a group left
+// without any.
+func checked(g *alert.Group, now time.Time) (*alert.Group, []Skipped, error) {
+	skipped := checkAlerts(g, now)
 	if len(g.Alerts) == 0 {
 		return nil, skipped, noAlerts(skipped)
 	}

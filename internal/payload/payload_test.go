@@ -99,6 +99,8 @@ func TestParseErrors(t *testing.T) {
 		{"am no alerts", ParseAlertmanager, `{"version":"4"}`, `payload has no "alerts"`},
 		{"am all alerts bad", ParseAlertmanager, `{"version":"4","alerts":[{"status":"weird","labels":{"a":"b"}},{"status":"firing"}]}`,
 			`no alert in the payload can be read: alerts[0]: status "weird" is not firing or resolved; alerts[1]: alert has no labels`},
+		{"am given grafana", ParseAlertmanager, `{"version":"1","alerts":[{"labels":{"a":"b"}}]}`, `version "1" is Grafana's unified-alerting webhook: point the contact point at /webhook/grafana`},
+		{"am given captured grafana", ParseAlertmanager, string(shared(t, "grafana/docs-example-firing.json")), "/webhook/grafana"},
 		{"grafana bad version", ParseGrafana, `{"version":"2","alerts":[]}`, `payload version "2" is not supported`},
 		{"grafana no alerts", ParseGrafana, `{"version":"1"}`, `payload has no "alerts"`},
 		{"grafana empty alerts", ParseGrafana, `{"version":"1","alerts":[]}`, `"alerts" is empty`},
@@ -138,6 +140,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"version":"4","alerts":[{"status":"firing","labels":{"a":"b"}}]}`))
 	f.Add([]byte(`{"version":"1","alerts":[{"status":"firing","labels":{"a":"b"},"values":{"A":1}}]}`))
 	f.Add([]byte(`{"ruleName":"x","evalMatches":[]}`))
+	for _, b := range capturedPayloads(f) {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, parse := range []func([]byte) (*alert.Group, []Skipped, error){ParseAlertmanager, ParseGrafana} {
 			g, _, err := parse(b)

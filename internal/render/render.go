@@ -158,6 +158,8 @@ type Renderer struct {
 	opts      Options
 	tplErrors prometheus.Counter
 	logger    *slog.Logger
+	// onFallback, when set (Preview), is told why a card fell back.
+	onFallback func(error)
 }
 
 // New parses the embedded templates and then opts.Files, and registers the
@@ -338,6 +340,9 @@ func (r *Renderer) Render(g *alert.Group, in Input) (*card.Card, error) {
 	}
 
 	r.tplErrors.Inc()
+	if r.onFallback != nil {
+		r.onFallback(err)
+	}
 	r.logger.Warn("card template failed; sending the plain fallback card",
 		"receiver", rcv.Name, "template", set, "group_id", groupID, "err", err)
 	d.show(ordered, min(limit, fallbackMaxList))

@@ -19,6 +19,7 @@ type Tree struct {
 }
 
 type node struct {
+	key      string // where it is in the config: route, route.routes[0], …
 	receiver string
 	matchers labels.Matchers
 	cont     bool
@@ -38,7 +39,7 @@ func Build(r *config.Route) (*Tree, error) {
 }
 
 func build(r *config.Route, parentReceiver, key string) (*node, error) {
-	n := &node{receiver: r.Receiver, cont: r.Continue}
+	n := &node{key: key, receiver: r.Receiver, cont: r.Continue}
 	if n.receiver == "" {
 		n.receiver = parentReceiver
 	}

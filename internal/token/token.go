@@ -8,7 +8,9 @@
 // with unpadded base64url and payload the claims as compact JSON. As in JWT,
 // the MAC covers the encoded payload exactly as it appears in the token, so
 // Verify checks the signature (in constant time) before it decodes anything,
-// and a token whose payload was re-encoded in any way fails the check.
+// and a token whose payload was re-encoded in any way fails the check. Both
+// parts must be in their one canonical encoding, so each claims has exactly
+// one token that verifies.
 package token
 
 import (
@@ -123,7 +125,7 @@ func Verify(secret []byte, token string, now time.Time) (Claims, error) {
 	if !ok || p == "" || s == "" || strings.Contains(s, ".") {
 		return Claims{}, fmt.Errorf("verify token: not two dot-separated parts: %w", ErrMalformed)
 	}
-	sig, err := enc.DecodeString(s)
+	sig, err := decodeCanonical(s)
 	if err != nil {
 		return Claims{}, fmt.Errorf("verify token: signature encoding: %w", ErrMalformed)
 	}
@@ -132,7 +134,7 @@ func Verify(secret []byte, token string, now time.Time) (Claims, error) {
 	}
 
 	// Only a payload this relay signed gets this far.
-	payload, err := enc.DecodeString(p)
+	payload, err := decodeCanonical(p)
 	if err != nil {
 		return Claims{}, fmt.Errorf("verify token: payload encoding: %w", ErrMalformed)
 	}
@@ -165,6 +167,21 @@ func Verify(secret []byte, token string, now time.Time) (Claims, error) {
 		return c, fmt.Errorf("verify token: issued at %s, in the future: %w", c.IssuedAt.Format(time.RFC3339), ErrNotYetValid)
 	}
 	return c, nil
+}
+
+// decodeCanonical decodes s only if s is exactly what enc writes for the
+// decoded bytes. Go's base64 decoders skip '\r' and '\n' even in strict
+// mode, so without the comparison "sig\n" or "si\ng" would verify as "sig"
+// and one token would have many spellings.
+func decodeCanonical(s string) ([]byte, error) {
+	b, err := enc.DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	if enc.EncodedLen(len(b)) != len(s) || enc.EncodeToString(b) != s {
+		return nil, errors.New("not the canonical encoding")
+	}
+	return b, nil
 }
 
 func mac(secret []byte, encodedPayload string) []byte {

@@ -96,6 +96,11 @@ func TestVerifyRejects(t *testing.T) {
 		{"empty payload", "." + s, ErrMalformed},
 		{"signature not base64url", p + ".!!!!", ErrMalformed},
 		{"signature std base64", p + "." + base64.StdEncoding.EncodeToString(sig), ErrMalformed},
+		{"newline in signature", p + "." + s[:10] + "\n" + s[10:], ErrMalformed},
+		{"carriage return in signature", p + "." + s[:10] + "\r" + s[10:], ErrMalformed},
+		{"CRLF ending the signature", good + "\r\n", ErrMalformed},
+		{"newline in payload", p[:10] + "\n" + p[10:] + "." + s, ErrSignature},
+		{"non-canonical last signature character", p + "." + s[:len(s)-1] + string(s[len(s)-1]+1), ErrMalformed},
 		{"garbage", "not a token at all", ErrMalformed},
 		{"unicode", "确认.确认", ErrMalformed},
 		{"too long", strings.Repeat("a", MaxLen) + "." + s, ErrMalformed},
@@ -199,6 +204,50 @@ func FuzzVerify(f *testing.F) {
 			require.NoError(t, err)
 			require.Equal(t, tok, again)
 		}
+	})
+}
+
+// FuzzToken mutates a genuine token: inserting, replacing or deleting one
+// byte anywhere. Exactly one string verifies for given claims, so every
+// mutation that changes the string must fail — whichever byte it is,
+// including the \r and \n Go's base64 decoders skip.
+func FuzzToken(f *testing.F) {
+	good, err := Sign(secret, claims())
+	require.NoError(f, err)
+	sigStart := strings.IndexByte(good, '.') + 1
+	for _, pos := range []int{0, sigStart - 1, sigStart, sigStart + 5, len(good) - 1, len(good)} {
+		for _, b := range []byte{'\n', '\r', ' ', '=', 'A', '.', 0} {
+			for op := range uint8(3) {
+				f.Add(pos, b, op)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, pos int, b byte, op uint8) {
+		if pos < 0 {
+			pos = -pos
+		}
+		pos %= len(good) + 1
+		var mutated string
+		switch op % 3 {
+		case 0: // insert b before pos
+			mutated = good[:pos] + string([]byte{b}) + good[pos:]
+		case 1: // replace the byte at pos with b
+			if pos == len(good) {
+				return
+			}
+			mutated = good[:pos] + string([]byte{b}) + good[pos+1:]
+		case 2: // delete the byte at pos
+			if pos == len(good) {
+				return
+			}
+			mutated = good[:pos] + good[pos+1:]
+		}
+		_, err := Verify(secret, mutated, t0)
+		if mutated == good {
+			require.NoError(t, err)
+			return
+		}
+		require.Error(t, err, "a token that differs from the one Sign wrote verified: %q", mutated)
 	})
 }
 
