@@ -138,10 +138,7 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 		Ready: func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
-			if err := db.CheckWritable(ctx); err != nil {
-				return fmt.Errorf("store is not writable: %w", err)
-			}
-			return nil
+			return queue.Ready(ctx) // not paused, store writable
 		},
 		Reload: reloads.reload,
 		DLQ:    queue,

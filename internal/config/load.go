@@ -226,6 +226,8 @@ const (
 	DefaultBaseURL      = "https://open.mindoffice.cn"
 	DefaultTimezone     = "Asia/Shanghai"
 	DefaultMaxBodyBytes = 4 << 20
+	DefaultSourceAlerts = 1000
+	DefaultMaxInFlight  = 32
 	DefaultMindTimeout  = 10 * time.Second
 	DefaultTokenTTL     = 24 * time.Hour
 	DefaultSilence      = 2 * time.Hour
@@ -256,12 +258,14 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Mind.Timeout, Duration(DefaultMindTimeout))
 	for _, s := range []*SourceConfig{&c.Sources.Alertmanager, &c.Sources.Grafana} {
 		setDefault(&s.MaxBodyBytes, DefaultMaxBodyBytes)
+		setDefault(&s.MaxAlerts, DefaultSourceAlerts)
 		setDefault(&s.AuthScheme, DefaultAuthScheme)
 		if s.HMAC != nil {
 			setDefault(&s.HMAC.Header, DefaultHMACHeader)
 			setDefault(&s.HMAC.MaxSkew, Duration(DefaultHMACMaxSkew))
 		}
 	}
+	setDefault(&c.Sources.MaxInFlight, DefaultMaxInFlight)
 	setDefault(&c.Templates.MaxAlerts, DefaultMaxAlerts)
 	for _, r := range c.Receivers {
 		if r == nil {

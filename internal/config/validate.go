@@ -212,6 +212,9 @@ func (c *Config) checkMind() Problems {
 
 func (c *Config) checkSources() Problems {
 	var ps Problems
+	if c.Sources.MaxInFlight < 1 {
+		ps.add("sources.max_in_flight", "must be at least 1")
+	}
 	for name, s := range map[string]*SourceConfig{"alertmanager": &c.Sources.Alertmanager, "grafana": &c.Sources.Grafana} {
 		p := "sources." + name
 		if s.BasicAuth != nil {
@@ -224,6 +227,9 @@ func (c *Config) checkSources() Problems {
 		}
 		if s.MaxBodyBytes < 1024 {
 			ps.add(p+".max_body_bytes", "must be at least 1024")
+		}
+		if s.MaxAlerts < 1 {
+			ps.add(p+".max_alerts", "must be at least 1")
 		}
 		if strings.ContainsAny(s.AuthScheme, " \t") {
 			ps.add(p+".auth_scheme", "must be one word, such as Bearer")
