@@ -29,12 +29,16 @@ go build -o "$work/latency" ./bench/latency
 
 wait_up() { for _ in $(seq 100); do curl -fs -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done; echo "bench: $1 did not come up" >&2; exit 1; }
 
-"$work/fakemind" --listen 127.0.0.1:18080 2>"$work/fakemind.log" & pids+=($!)
+# The fake Mind binds a free port and prints its URL on stdout once bound.
+"$work/fakemind" >"$work/fakemind.url" 2>"$work/fakemind.log" & pids+=($!)
+for _ in $(seq 100); do [ -s "$work/fakemind.url" ] && break; kill -0 "${pids[0]}" 2>/dev/null || break; sleep 0.1; done
+MIND_URL="$(head -n1 "$work/fakemind.url")"
+[ -n "$MIND_URL" ] || { echo "bench: fakemind did not start: $(cat "$work/fakemind.log")" >&2; exit 1; }
 "$work/noop" --listen 127.0.0.1:18090 2>"$work/noop.log" & pids+=($!)
 cat > "$work/relay.yaml" <<YAML
 listen: 127.0.0.1:19095
 log_level: warn
-mind: {base_url: "http://127.0.0.1:18080", app_id: robot_mindtest, app_secret: mindtest-app-secret-7f3c9a}
+mind: {base_url: "$MIND_URL", app_id: robot_mindtest, app_secret: mindtest-app-secret-7f3c9a}
 route: {receiver: oncall}
 receivers: [{name: oncall, open_ids: [ou_bench_1, ou_bench_2]}]
 ack: {secret: bench-ack-secret-0123456789}
@@ -42,7 +46,7 @@ delivery: {workers: 16, rate_limit: 2000, burst: 200}
 store: {path: "$work/relay.db"}
 YAML
 "$work/relay" serve --config "$work/relay.yaml" 2>"$work/relay.log" & pids+=($!)
-wait_up http://127.0.0.1:18080/_mindtest/attempts
+wait_up "$MIND_URL/_mindtest/attempts"
 wait_up http://127.0.0.1:19095/-/ready
 
 echo "== machine: $(nproc) cores, $(go version | cut -d' ' -f3), wrk -t2 -c$CONNS -d$DURATION, payload $(basename "$PAYLOAD")"
@@ -61,6 +65,6 @@ for _ in $(seq 600); do
   [ "${depth:-0}" = "0" ] && break
   sleep 0.2
 done
-curl -s -X POST http://127.0.0.1:18080/_mindtest/reset >/dev/null
+curl -s -X POST "$MIND_URL/_mindtest/reset" >/dev/null
 echo "== accept → Mind latency at $RATE webhooks/s for $LAT_DURATION"
-"$work/latency" --relay http://127.0.0.1:19095 --mind http://127.0.0.1:18080 --rate "$RATE" --duration "$LAT_DURATION" --payload "$LAT_PAYLOAD"
+"$work/latency" --relay http://127.0.0.1:19095 --mind "$MIND_URL" --rate "$RATE" --duration "$LAT_DURATION" --payload "$LAT_PAYLOAD"

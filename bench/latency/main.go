@@ -21,12 +21,15 @@ import (
 
 func main() {
 	relay := flag.String("relay", "http://127.0.0.1:19095", "relay base URL")
-	mind := flag.String("mind", "http://127.0.0.1:18080", "fake Mind base URL")
+	mind := flag.String("mind", "", "fake Mind base URL (the URL bench/fakemind prints)")
 	rate := flag.Int("rate", 500, "webhooks per second")
 	dur := flag.Duration("duration", 20*time.Second, "how long to send")
 	payload := flag.String("payload", "", "Alertmanager payload file whose alertname is made unique per request")
 	token := flag.String("token", "", "bearer token for the relay")
 	flag.Parse()
+	if *mind == "" {
+		log.Fatal("--mind is required: the URL bench/fakemind printed")
+	}
 
 	tmpl, err := os.ReadFile(*payload)
 	if err != nil {

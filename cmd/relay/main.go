@@ -12,6 +12,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,10 +24,46 @@ import (
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.commit=...".
+// Without them, the commit is the one Go stamps into a plain `go build` of
+// a git checkout (see versionLine).
 var (
 	version = "dev"
 	commit  = "unknown"
 )
+
+// versionLine describes the binary: the stamped version and commit, or,
+// when none was stamped, what the Go toolchain recorded of the checkout
+// it was built from (vcs.revision, vcs.modified) and the module version.
+func versionLine(version, commit string, info *debug.BuildInfo) string {
+	if info != nil {
+		settings := map[string]string{}
+		for _, s := range info.Settings {
+			settings[s.Key] = s.Value
+		}
+		rev := settings["vcs.revision"]
+		short := rev[:min(12, len(rev))]
+		if commit == "unknown" && rev != "" {
+			commit = short
+			if settings["vcs.modified"] == "true" {
+				commit += "-dirty" // built with changes not committed
+			}
+		}
+		// A tagged module version (go install ...@v1.2.3) says more than
+		// "dev"; a pseudo-version only repeats the commit.
+		if v := info.Main.Version; version == "dev" && v != "" && v != "(devel)" && (short == "" || !strings.Contains(v, short)) {
+			version = v
+		}
+	}
+	return fmt.Sprintf("mind-relay %s (commit %s, %s %s/%s)", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+func buildInfo() *debug.BuildInfo {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return nil
+	}
+	return info
+}
 
 const usage = `mind-relay: Alertmanager and Grafana alerts as interactive Mind cards.
 
@@ -58,7 +97,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "dlq":
 		err = dlq(args, stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintf(stdout, "mind-relay %s (commit %s, %s %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		fmt.Fprintln(stdout, versionLine(version, commit, buildInfo()))
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
@@ -113,18 +152,8 @@ func serve(args []string, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	reload := make(chan struct{})
-	go func() {
-		for range hup {
-			select {
-			case reload <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	reload, stopReload := watchReload(make(chan os.Signal, 1))
+	defer stopReload()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -136,6 +165,40 @@ func serve(args []string, stderr io.Writer) error {
 		Reload:     reload,
 		Logs:       stderr,
 	})
+}
+
+// watchReload turns each SIGHUP, received on hup, into a reload request.
+// stop stops the signal's delivery to hup (signal.Stop: after it, SIGHUP
+// has its default effect again) and ends the goroutine.
+func watchReload(hup chan os.Signal) (reload <-chan struct{}, stop func()) {
+	out := make(chan struct{})
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	signal.Notify(hup, syscall.SIGHUP)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-hup:
+				select {
+				case out <- struct{}{}:
+				case <-done:
+					return
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return out, func() {
+		once.Do(func() {
+			signal.Stop(hup)
+			close(done)
+			wg.Wait()
+		})
+	}
 }
 
 func checkConfig(args []string, stdout, stderr io.Writer) error {

@@ -3,10 +3,16 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -22,6 +28,36 @@ func TestVersion(t *testing.T) {
 	code, out, _ := runCmd(t, "", "version")
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "mind-relay dev (commit unknown, go1.")
+}
+
+// Without -ldflags, the commit is what Go stamped into a plain go build
+// of a git checkout.
+func TestVersionLine(t *testing.T) {
+	const rev = "06f75433622af26e368e2a0542f34cbd4cc1d020"
+	vcs := func(modified string, main string) *debug.BuildInfo {
+		return &debug.BuildInfo{Main: debug.Module{Version: main}, Settings: []debug.BuildSetting{
+			{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: rev}, {Key: "vcs.modified", Value: modified},
+		}}
+	}
+	tail := fmt.Sprintf(", %s %s/%s)", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	tests := []struct {
+		name            string
+		version, commit string
+		info            *debug.BuildInfo
+		want            string
+	}{
+		{"no build info", "dev", "unknown", nil, "mind-relay dev (commit unknown"},
+		{"no vcs stamp (-buildvcs=false)", "dev", "unknown", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "mind-relay dev (commit unknown"},
+		{"plain go build, clean", "dev", "unknown", vcs("false", "(devel)"), "mind-relay dev (commit 06f75433622a"},
+		{"plain go build, modified", "dev", "unknown", vcs("true", "v0.0.0-20261201233553-06f75433622a+dirty"), "mind-relay dev (commit 06f75433622a-dirty"},
+		{"go install of a tag", "dev", "unknown", vcs("false", "v1.2.3"), "mind-relay v1.2.3 (commit 06f75433622a"},
+		{"stamped with ldflags", "v1.4.0", "abc1234", vcs("true", "(devel)"), "mind-relay v1.4.0 (commit abc1234"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want+tail, versionLine(tc.version, tc.commit, tc.info))
+		})
+	}
 }
 
 func TestUsage(t *testing.T) {
@@ -46,7 +82,7 @@ func TestCheckConfig(t *testing.T) {
 	require.Contains(t, out, "mind.app_secret (line 20): is required")
 	code, out, _ = runCmd(t, "", "check-config", "--dry-run", "--config", "../../config.example.yaml")
 	require.Equal(t, 0, code, out)
-	require.Contains(t, out, "SUCCESS")
+	require.Contains(t, out, "SUCCESS: ../../config.example.yaml is valid for serve --dry-run (3 receivers); the Mind app was not checked")
 	require.NotContains(t, out, "app_secret")
 	t.Setenv("MIND_APP_SECRET", "example-secret")
 	code, out, _ = runCmd(t, "", "check-config", "--config", "../../config.example.yaml")
@@ -168,10 +204,47 @@ func TestDLQReplayMustSayWhat(t *testing.T) {
 	code, _, errs = runCmd(t, "", "dlq", "replay", "x", "--all", "--config", "../../config.example.yaml")
 	require.Equal(t, 2, code)
 	require.Contains(t, errs, "not both")
-	code, out, errs := runCmd(t, "", "dlq", "replay", "--all", "--config", "../../config.example.yaml")
+	code, out, errs := runCmd(t, "", "dlq", "replay", "nope", "--config", "../../config.example.yaml")
+	require.Equal(t, 1, code, "an unknown ID fails")
+	require.Contains(t, errs, "relay: not replayed: nope (no such notification)")
+	require.NotContains(t, out, "replayed 0")
+	code, out, errs = runCmd(t, "", "dlq", "replay", "--all", "--config", "../../config.example.yaml")
 	require.Equal(t, 0, code, errs)
 	require.Contains(t, out, "replayed 0 dead letters")
 	code, out, _ = runCmd(t, "", "dlq", "list", "--config", "../../config.example.yaml")
 	require.Equal(t, 0, code)
 	require.Contains(t, out, "no dead letters")
+}
+
+// SIGHUP asks for a reload until serve stops; then the handler is stopped
+// (signal.Stop), so that no signal is delivered to a channel nobody reads.
+func TestWatchReloadStops(t *testing.T) {
+	// guard keeps SIGHUP from ending the test process once the watch is
+	// stopped, and says when the second signal has been delivered.
+	guard := make(chan os.Signal, 1)
+	signal.Notify(guard, syscall.SIGHUP)
+	defer signal.Stop(guard)
+
+	hup := make(chan os.Signal, 1)
+	reload, stop := watchReload(hup)
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))
+	select {
+	case <-reload:
+	case <-time.After(10 * time.Second):
+		t.Fatal("SIGHUP did not ask for a reload")
+	}
+	<-guard
+
+	stop()
+	stop() // twice is harmless
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))
+	select {
+	case <-guard:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second SIGHUP never came")
+	}
+	// The signal package delivers to every registered channel in one pass:
+	// by the time guard has it, a channel still registered would too.
+	time.Sleep(50 * time.Millisecond)
+	require.Empty(t, hup, "SIGHUP still delivered after stop")
 }

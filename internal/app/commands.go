@@ -31,14 +31,17 @@ func CheckConfig(path string, dryRun bool, out io.Writer) error {
 				fmt.Fprintln(out, "  -", p)
 			}
 		} else {
-			for _, line := range strings.Split(strings.TrimPrefix(err.Error(), path+": "), "\n") {
-				fmt.Fprintln(out, "  -", line)
-			}
+			fmt.Fprintln(out, "  -", err)
 		}
 		return errors.New("config is not valid")
 	}
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintln(out, "  warning:", w)
+	}
+	if dryRun {
+		// Say so: the same file may still be refused without --dry-run.
+		fmt.Fprintf(out, "SUCCESS: %s is valid for serve --dry-run (%d receivers); the Mind app was not checked\n", path, len(cfg.Receivers))
+		return nil
 	}
 	fmt.Fprintf(out, "SUCCESS: %s is valid (%d receivers)\n", path, len(cfg.Receivers))
 	return nil
@@ -68,7 +71,7 @@ type renderLine struct {
 // nothing.
 func Render(ctx context.Context, opts RenderOptions) error {
 	// Render sends nothing: like a dry run, it needs no Mind app.
-	cfg, err := config.LoadFile(opts.ConfigFile, config.Options{DryRun: true})
+	cfg, err := Check(opts.ConfigFile, true)
 	if err != nil {
 		return err
 	}
@@ -145,11 +148,33 @@ func DLQ(ctx context.Context, configFile, cmd string, ids []string, out io.Write
 		}
 		return nil
 	case "replay":
-		ch, err := db.Replay(ctx, time.Now(), ids...)
-		if err != nil {
-			return err
+		// Say which IDs are not dead letters: "replayed 0" and success for
+		// a mistyped ID reads as if it had been sent.
+		var unknown []string
+		var known []string
+		for _, id := range ids {
+			n, err := db.Get(ctx, id)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				unknown = append(unknown, id+" (no such notification)")
+			case err != nil:
+				return err
+			case n.State != store.StateDead:
+				unknown = append(unknown, fmt.Sprintf("%s (%s, not a dead letter)", id, n.State))
+			default:
+				known = append(known, id)
+			}
 		}
-		fmt.Fprintf(out, "replayed %d dead letters; a running relay sends them within its poll interval\n", ch.Count)
+		if len(ids) == 0 || len(known) > 0 {
+			ch, err := db.Replay(ctx, time.Now(), known...)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "replayed %d dead letters; a running relay sends them within its poll interval\n", ch.Count)
+		}
+		if len(unknown) > 0 {
+			return fmt.Errorf("not replayed: %s", strings.Join(unknown, ", "))
+		}
 		return nil
 	default:
 		return fmt.Errorf("unknown dlq command %q: use list or replay", cmd)

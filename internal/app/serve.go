@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,8 +63,11 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 		return err
 	}
 	logger := NewLogger(opts.Logs, cfg.LogLevel)
+	// The flag wins over the file; the config keeps the file's value, which
+	// reloads compare with.
+	listen := cfg.Listen
 	if opts.Listen != "" {
-		cfg.Listen = opts.Listen
+		listen = opts.Listen
 	}
 	if opts.ShutdownTimeout == 0 {
 		opts.ShutdownTimeout = 30 * time.Second
@@ -104,7 +108,7 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 		return err
 	}
 
-	reloads := newReloader(opts.ConfigFile, opts.DryRun, reg, logger, func(c *config.Config) error {
+	reloads := newReloader(opts.ConfigFile, opts.DryRun, cfg, reg, logger, func(c *config.Config) error {
 		next, err := buildState(c, reg, logger)
 		if err != nil {
 			return err
@@ -124,10 +128,7 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 		Ready: func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
-			if err := db.CheckWritable(ctx); err != nil {
-				return fmt.Errorf("store is not writable: %w", err)
-			}
-			return nil
+			return queue.Ready(ctx) // not paused, store writable
 		},
 		Reload: reloads.reload,
 		DLQ:    queue,
@@ -141,9 +142,9 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	}))
 	handler := ingest.New(deps, reg)
 
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		return fmt.Errorf("listen on %s: %w", listen, err)
 	}
 	srv := &http.Server{
 		Handler:           handler,
@@ -181,7 +182,7 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case <-opts.Reload:
-			_ = reloads.reload(ctx)
+			_, _ = reloads.reload(ctx)
 		case err := <-serveErr:
 			runErr = fmt.Errorf("http server: %w", err)
 			break loop
@@ -210,22 +211,34 @@ loop:
 }
 
 // Check loads the config file for a relay that runs with or without
-// --dry-run and compiles what it names (routes, templates), so that it
-// fails on every problem serve would fail on. serve, its reloads and
-// check-config all go through it: check-config passes exactly what serve
-// starts on.
+// --dry-run and compiles the template sets it names, so that it fails on
+// every problem serve would fail on, all reported at once. serve, its
+// reloads, check-config and render all go through it: check-config passes
+// exactly what serve starts on.
 func Check(path string, dryRun bool) (*config.Config, error) {
-	cfg, err := config.LoadFile(path, config.Options{DryRun: dryRun})
-	if err != nil {
-		return nil, err
-	}
-	if _, err := buildState(cfg, nil, NewLogger(io.Discard, "error")); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return cfg, nil
+	return config.LoadFile(path, config.Options{DryRun: dryRun, Check: templateProblems})
 }
 
-// buildState compiles everything a config needs before it goes live.
+// templateProblems compiles the templates a config names and checks that
+// every receiver's template set exists.
+func templateProblems(cfg *config.Config) config.Problems {
+	r, err := render.New(renderOptions(cfg), nil, nil)
+	if err != nil {
+		return config.Problems{{Key: "templates.files", Msg: strings.TrimPrefix(err.Error(), "templates: ")}}
+	}
+	var ps config.Problems
+	for i, rc := range cfg.Receivers {
+		if rc != nil && !r.HasTemplate(rc.Template) {
+			key := fmt.Sprintf("receivers[%d].template", i)
+			ps = append(ps, config.Problem{Key: key, Cause: "templates.files",
+				Msg: fmt.Sprintf("no template set %q (define %q in templates.files)", rc.Template, rc.Template+".title")})
+		}
+	}
+	return ps
+}
+
+// buildState compiles everything a checked config needs before it goes
+// live.
 func buildState(cfg *config.Config, reg prometheus.Registerer, logger *slog.Logger) (*relay.State, error) {
 	tree, err := route.Build(cfg.Route)
 	if err != nil {
@@ -234,15 +247,6 @@ func buildState(cfg *config.Config, reg prometheus.Registerer, logger *slog.Logg
 	r, err := render.New(renderOptions(cfg), reg, logger)
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
-	}
-	var errs []error
-	for i, rc := range cfg.Receivers {
-		if !r.HasTemplate(rc.Template) {
-			errs = append(errs, fmt.Errorf("receivers[%d].template: no template set %q (define %q in templates.files)", i, rc.Template, rc.Template+".title"))
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
 	}
 	return &relay.State{Config: cfg, Tree: tree, Renderer: r}, nil
 }
@@ -276,23 +280,26 @@ func newSender(cfg *config.Config, dryRun bool, m *mind.Metrics, logger *slog.Lo
 }
 
 // reloader re-reads the config file and swaps the new state in whole, or
-// keeps the old one and says why.
+// keeps the old one and says why. The keys the relay reads only at start
+// (config.RestartKeys) are not applied: a reload that changes one says so.
 type reloader struct {
 	mu      sync.Mutex
 	path    string
 	dryRun  bool
+	started *config.Config // what the start-only keys still are
 	apply   func(*config.Config) error
 	log     *slog.Logger
 	success prometheus.Gauge
 	when    prometheus.Gauge
 }
 
-func newReloader(path string, dryRun bool, reg prometheus.Registerer, logger *slog.Logger, apply func(*config.Config) error) *reloader {
+func newReloader(path string, dryRun bool, started *config.Config, reg prometheus.Registerer, logger *slog.Logger, apply func(*config.Config) error) *reloader {
 	r := &reloader{
-		path:   path,
-		dryRun: dryRun,
-		apply:  apply,
-		log:    logger,
+		path:    path,
+		dryRun:  dryRun,
+		started: started,
+		apply:   apply,
+		log:     logger,
 		success: promauto.With(reg).NewGauge(prometheus.GaugeOpts{
 			Name: "mind_relay_config_last_reload_successful",
 			Help: "Whether the last configuration reload succeeded (1) or failed (0).",
@@ -307,25 +314,33 @@ func newReloader(path string, dryRun bool, reg prometheus.Registerer, logger *sl
 	return r
 }
 
-func (r *reloader) reload(context.Context) error {
+// reload loads and applies the config file. It returns the changed keys
+// that were not applied because they need a restart.
+func (r *reloader) reload(context.Context) ([]string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	var notApplied []string
 	err := func() error {
 		cfg, err := Check(r.path, r.dryRun)
 		if err != nil {
 			return err
 		}
+		notApplied = config.NotApplied(r.started, cfg)
 		return r.apply(cfg)
 	}()
 	if err != nil {
 		r.success.Set(0)
 		r.log.Error("config reload failed; the old config stays live", "config", r.path, "err", err)
-		return err
+		return nil, err
 	}
 	r.success.Set(1)
 	r.when.SetToCurrentTime()
+	if len(notApplied) > 0 {
+		r.log.Warn("config reloaded; some changes are not applied, restart needed", "config", r.path, "restart_needed", notApplied)
+		return notApplied, nil
+	}
 	r.log.Info("config reloaded", "config", r.path)
-	return nil
+	return nil, nil
 }
 
 // NewLogger returns the JSON logger every part of the relay logs through.

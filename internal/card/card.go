@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // Header colours (seed 002's 标题样式表).
@@ -105,9 +106,23 @@ func ClickButton(label, event string, value map[string]any) Button {
 const (
 	MaxTitleRunes    = 200
 	MaxMarkdownBytes = 16 << 10
-	MaxCardBytes     = 30 << 10
-	MaxButtons       = 10
+	// MaxCardBytes bounds a card as it travels: its JSON (Card.JSON)
+	// encoded as the `content` string of a send request's body, which is
+	// what Size measures. A request to one recipient is this plus its
+	// fixed fields.
+	MaxCardBytes = 30 << 10
+	// MaxButtonsPerRow is the most buttons one action element holds; a
+	// card with more splits them into rows (Rows).
+	MaxButtonsPerRow = 3
+	// MaxURLBytes is the longest link a card carries, on a button or in
+	// markdown. A longer one is dropped, never cut: a cut URL opens the
+	// wrong page (or a silence with fewer matchers).
+	MaxURLBytes = 2048
 )
+
+// ErrTooLarge marks a card over MaxCardBytes or a markdown element over
+// MaxMarkdownBytes: one that less text would fix.
+var ErrTooLarge = errors.New("card too large")
 
 var (
 	headerColors = set(ColorRed, ColorGreen, ColorOrange, ColorBlue, ColorPurple)
@@ -146,14 +161,70 @@ func (c *Card) Validate() error {
 		errs = append(errs, validateElement(i, e)...)
 	}
 	if len(errs) == 0 {
-		b, err := json.Marshal(c)
+		n, err := c.Size()
 		if err != nil {
-			errs = append(errs, fmt.Errorf("card does not marshal: %w", err))
-		} else if len(b) > MaxCardBytes {
-			errs = append(errs, fmt.Errorf("card is %d bytes, more than %d", len(b), MaxCardBytes))
+			errs = append(errs, err)
+		} else if n > MaxCardBytes {
+			errs = append(errs, fmt.Errorf("card is %d bytes as sent, more than %d: %w", n, MaxCardBytes, ErrTooLarge))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Size is how many bytes c takes in a send request's body: the length of
+// its JSON (JSON) written as a JSON string by encoding/json, which is how
+// package mind puts it in `content`: quotes and backslashes doubled, <, >
+// and & as \u003c and the like, U+2028 and U+2029 escaped too.
+func (c *Card) Size() (int, error) {
+	s, err := c.JSON()
+	if err != nil {
+		return 0, err
+	}
+	return EncodedLen(s), nil
+}
+
+// EncodedLen is the length of s once encoding/json writes it as a JSON
+// string (HTML escaping on, the default), quotes included.
+func EncodedLen(s string) int {
+	n := 2
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			switch {
+			case b == '"' || b == '\\' || b == '\n' || b == '\r' || b == '\t' || b == '\b' || b == '\f':
+				n += 2
+			case b < 0x20 || b == '<' || b == '>' || b == '&':
+				n += 6
+			default:
+				n++
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			n += 6 // \ufffd
+		case r == '\u2028' || r == '\u2029':
+			n += 6
+		default:
+			n += size
+		}
+		i += size
+	}
+	return n
+}
+
+// Rows puts buttons into action elements of at most MaxButtonsPerRow
+// each, in order; none for no buttons.
+func Rows(buttons []Button) []Element {
+	out := make([]Element, 0, (len(buttons)+MaxButtonsPerRow-1)/MaxButtonsPerRow)
+	for len(buttons) > 0 {
+		k := min(len(buttons), MaxButtonsPerRow)
+		out = append(out, Action(buttons[:k:k]...))
+		buttons = buttons[k:]
+	}
+	return out
 }
 
 func validateElement(i int, e Element) []error {
@@ -164,7 +235,7 @@ func validateElement(i int, e Element) []error {
 			errs = append(errs, fmt.Errorf("elements[%d]: markdown content is empty", i))
 		}
 		if len(e.Content) > MaxMarkdownBytes {
-			errs = append(errs, fmt.Errorf("elements[%d]: markdown content is %d bytes, more than %d", i, len(e.Content), MaxMarkdownBytes))
+			errs = append(errs, fmt.Errorf("elements[%d]: markdown content is %d bytes, more than %d: %w", i, len(e.Content), MaxMarkdownBytes, ErrTooLarge))
 		}
 		if len(e.Actions) > 0 {
 			errs = append(errs, fmt.Errorf("elements[%d]: markdown element carries buttons", i))
@@ -173,8 +244,8 @@ func validateElement(i int, e Element) []error {
 		if len(e.Actions) == 0 {
 			errs = append(errs, fmt.Errorf("elements[%d]: action element has no buttons", i))
 		}
-		if len(e.Actions) > MaxButtons {
-			errs = append(errs, fmt.Errorf("elements[%d]: %d buttons, more than %d", i, len(e.Actions), MaxButtons))
+		if len(e.Actions) > MaxButtonsPerRow {
+			errs = append(errs, fmt.Errorf("elements[%d]: %d buttons in one row, more than %d", i, len(e.Actions), MaxButtonsPerRow))
 		}
 		for j, b := range e.Actions {
 			if err := b.validate(); err != nil {
@@ -202,6 +273,8 @@ func (b Button) validate() error {
 	case ButtonView:
 		if err := CheckURL(b.URL); err != nil {
 			errs = append(errs, fmt.Errorf("url: %w", err))
+		} else if len(b.URL) > MaxURLBytes {
+			errs = append(errs, fmt.Errorf("url is %d bytes, more than %d", len(b.URL), MaxURLBytes))
 		}
 	case ButtonClick:
 		if b.Event == "" {

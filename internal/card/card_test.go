@@ -2,6 +2,7 @@ package card
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -44,6 +45,16 @@ func TestValidate(t *testing.T) {
 		{"button without text", func(c *Card) { c.Elements[1].Actions[1].Text.Content = "" }, "text.content is empty"},
 		{"bad button type", func(c *Card) { c.Elements[1].Actions[1].Type = "submit" }, `type "submit" is not view or click`},
 		{"too big", func(c *Card) { c.Elements[0].Content = strings.Repeat("x", MaxMarkdownBytes+1) }, "more than"},
+		{"too big as sent", func(c *Card) {
+			// 16 KiB of markdown, but each & is six bytes in a send body.
+			c.Elements[0].Content = strings.Repeat("&", MaxMarkdownBytes)
+		}, "bytes as sent, more than"},
+		{"four buttons in a row", func(c *Card) {
+			c.Elements[1].Actions = append(c.Elements[1].Actions, c.Elements[1].Actions...)
+		}, "elements[1]: 4 buttons in one row, more than 3"},
+		{"url too long", func(c *Card) {
+			c.Elements[1].Actions[0].URL = "https://example.com/?" + strings.Repeat("a", MaxURLBytes)
+		}, "elements[1].action[0]: url is 2069 bytes, more than 2048"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,4 +90,55 @@ func TestJSONKeepsMarkdownReadable(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(s), &back))
 	require.Equal(t, c.Elements[0].Content, back.Elements[0].Content)
 	require.NoError(t, back.Validate())
+}
+
+func TestTooLargeIsMarked(t *testing.T) {
+	c := valid()
+	c.Elements[0].Content = strings.Repeat("<", MaxMarkdownBytes)
+	require.ErrorIs(t, c.Validate(), ErrTooLarge)
+	c.Elements[0].Content = ""
+	require.NotErrorIs(t, c.Validate(), ErrTooLarge)
+}
+
+// EncodedLen must agree with encoding/json byte for byte, whatever s is:
+// the size check is only as good as this count.
+func TestEncodedLenMatchesEncodingJSON(t *testing.T) {
+	cases := []string{
+		"", "plain", `"quoted" \back\`, "<font color='red'>a & b</font>", "\n\r\t\b\f\x00\x1f\x7f",
+		"告警😀", "\u2028\u2029", "bad \xff\xfe utf-8 \xe2\x80", "\\u003c",
+	}
+	for b := range 256 {
+		cases = append(cases, string([]byte{byte(b)}), "x"+string([]byte{byte(b)})+"\u2028")
+	}
+	for _, s := range cases {
+		want, err := json.Marshal(s)
+		require.NoError(t, err)
+		require.Equal(t, len(want), EncodedLen(s), "%q", s)
+	}
+}
+
+func FuzzEncodedLen(f *testing.F) {
+	f.Add("<font>&\"\\\u2028\xff")
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := EncodedLen(s); got != len(want) {
+			t.Fatalf("EncodedLen(%q) = %d, encoding/json writes %d bytes", s, got, len(want))
+		}
+	})
+}
+
+func TestRows(t *testing.T) {
+	b := ViewButton("x", "https://a.example/")
+	for n, want := range map[int][]int{0: {}, 1: {1}, 3: {3}, 4: {3, 1}, 7: {3, 3, 1}, 9: {3, 3, 3}} {
+		rows := Rows(slices.Repeat([]Button{b}, n))
+		got := []int{}
+		for _, r := range rows {
+			require.Equal(t, TagAction, r.Tag)
+			got = append(got, len(r.Actions))
+		}
+		require.Equal(t, want, got, n)
+	}
 }

@@ -81,6 +81,9 @@ type MindConfig struct {
 type SourcesConfig struct {
 	Alertmanager SourceConfig `yaml:"alertmanager"`
 	Grafana      SourceConfig `yaml:"grafana"`
+	// MaxInFlight caps the webhooks processed at once, both sources
+	// together; one more is answered 503 with Retry-After.
+	MaxInFlight int `yaml:"max_in_flight"`
 }
 
 // SourceConfig is how one sender authenticates and how much it may send.
@@ -93,6 +96,9 @@ type SourceConfig struct {
 	BasicAuth    *BasicAuth  `yaml:"basic_auth"`
 	HMAC         *HMACConfig `yaml:"hmac"`
 	MaxBodyBytes int64       `yaml:"max_body_bytes"`
+	// MaxAlerts caps the alerts kept of one webhook, the first ones; the
+	// rest are counted in the group's truncatedAlerts.
+	MaxAlerts int `yaml:"max_alerts"`
 }
 
 // BasicAuth is a username and password.

@@ -334,6 +334,18 @@ func TestProblemsTeach(t *testing.T) {
 			"x (line 9): unknown key; the keys here are " + topKeys,
 			"delivery.<< (line 11): a merge key must name a mapping or a list of mappings, got a whole number",
 		}},
+		{"merged keys are checked as the mapping's own", minimal + "templates: &t {files: [a]}\nack: {<<: *t}\n", []string{
+			"ack.files (line 9): unknown key here; `files` belongs under `templates`",
+		}},
+		{"a key of another section", strings.Replace(minimal, "app_id: robot_test", "app_id: robot_test\n  path: x", 1), []string{
+			"mind.path (line 4): unknown key here; `path` belongs under `store`",
+		}},
+		{"a route that contains itself", strings.Replace(minimal, "route:\n  receiver: default\n", "route: &r\n  receiver: default\n  routes: [*r]\n", 1), []string{
+			"route.routes[0].routes[0] (line 6): the alias *r names a value that contains it",
+		}},
+		{"a merge that contains itself", minimal + "delivery: &d {<<: *d}\n", []string{
+			"delivery.<< (line 9): the merge names a mapping that contains it",
+		}},
 		{"URL password hidden", minimal + "external_url: 'http://user:pa55@x y/'\n", []string{
 			`external_url (line 9): "http://xxxxx@x y" is not a URL: invalid character " " in host name`,
 		}},
@@ -367,4 +379,31 @@ listen:
 	require.Equal(t, 9, c.Delivery.Burst, "the mapping's own key wins over the merged one")
 	require.Equal(t, DefaultListen, c.Listen)
 	require.Equal(t, "0123", c.Mind.AppID)
+}
+
+// Aliases cannot make a few lines into millions of values (the walk
+// follows them), nor the error into thousands of lines.
+func TestAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(minimal)
+	b.WriteString("x0: &r0 {receiver: default}\n")
+	for i := 1; i <= 8; i++ {
+		fmt.Fprintf(&b, "x%d: &r%d {routes: [%s]}\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*r%d,", i-1), 10), ","))
+	}
+	doc := strings.Replace(b.String(), "route:\n  receiver: default\n", "", 1) + "route: {receiver: default, routes: [*r8]}\n"
+	_, err := Load([]byte(doc), t.TempDir())
+	var ps Problems
+	require.ErrorAs(t, err, &ps)
+	require.Len(t, ps, 10, "the 9 unknown keys, then the bomb")
+	require.Contains(t, ps[len(ps)-1].String(), "the document's aliases expand to more than 200000 values")
+
+	var many strings.Builder
+	many.WriteString(minimal)
+	for i := range 150 {
+		fmt.Fprintf(&many, "unknown_%d: x\n", i)
+	}
+	_, err = Load([]byte(many.String()), t.TempDir())
+	require.ErrorAs(t, err, &ps)
+	require.Len(t, ps, MaxProblems+1)
+	require.Equal(t, "and 50 more problems", ps[MaxProblems].String())
 }

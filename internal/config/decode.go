@@ -38,7 +38,18 @@ type decoder struct {
 	// zeros are number and duration keys set to 0, which the defaults
 	// would otherwise silently replace.
 	zeros []zeroKey
+
+	// Aliases are followed, so a document can name a value that contains
+	// itself, or expand a few lines into millions of values: inAlias
+	// stops the first, visits the second.
+	inAlias  map[*yaml.Node]bool
+	visits   int
+	tooLarge bool
 }
+
+// maxVisits bounds the values a document may expand to through aliases; a
+// real config has a few hundred.
+const maxVisits = 200_000
 
 type zeroKey struct {
 	key  string
@@ -94,7 +105,28 @@ func joinKey(parent, name string) string {
 
 // value decodes n into v, the field at key.
 func (d *decoder) value(n *yaml.Node, v reflect.Value, key string, line int) {
-	n = resolve(n)
+	if d.visits++; d.visits > maxVisits {
+		if !d.tooLarge {
+			d.tooLarge = true
+			d.add(key, line, "the document's aliases expand to more than %d values", maxVisits)
+		}
+		return
+	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		target := n.Alias
+		if d.inAlias[target] {
+			d.add(key, line, "the alias *%s names a value that contains it", n.Value)
+			d.explain(key)
+			return
+		}
+		if d.inAlias == nil {
+			d.inAlias = map[*yaml.Node]bool{}
+		}
+		d.inAlias[target] = true
+		defer delete(d.inAlias, target)
+		d.value(target, v, key, line)
+		return
+	}
 	t := v.Type()
 	null := n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 	if null {
@@ -249,7 +281,16 @@ func (d *decoder) pairs(n *yaml.Node, key string) []pair {
 					d.add(joinKey(key, "<<"), k.Line, "a merge key must name a mapping or a list of mappings, got %s", describeNode(m))
 					continue
 				}
+				if d.inAlias[m] {
+					d.add(joinKey(key, "<<"), k.Line, "the merge names a mapping that contains it")
+					continue
+				}
+				if d.inAlias == nil {
+					d.inAlias = map[*yaml.Node]bool{}
+				}
+				d.inAlias[m] = true
 				merged = append(merged, d.pairs(m, key)...)
+				delete(d.inAlias, m)
 			}
 			if len(from) == 0 {
 				d.add(joinKey(key, "<<"), k.Line, "a merge key must name a mapping or a list of mappings, got %s", describeNode(v))
@@ -504,7 +545,7 @@ func (d *decoder) zeroProblems() Problems {
 func (d *decoder) unexplained(ps Problems) Problems {
 	var out Problems
 	for _, p := range ps {
-		if !d.isExplained(p.Key) && (p.dep == "" || !d.isExplained(p.dep)) {
+		if !d.isExplained(p.Key) && (p.Cause == "" || !d.isExplained(p.Cause)) {
 			out = append(out, p)
 		}
 	}

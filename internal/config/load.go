@@ -45,6 +45,12 @@ type Options struct {
 	// app's credentials, mind.app_id and mind.app_secret, are not required.
 	// Outside dry-run an empty one is an error like any other.
 	DryRun bool
+	// Check, when set, adds the problems of what the config names that
+	// this package cannot judge (internal/app compiles the template sets
+	// the receivers name). It is called on the config as decoded even
+	// when the file has other problems, so that every problem is reported
+	// in one run: it must not assume that any key is valid.
+	Check func(*Config) Problems
 }
 
 // LoadFile reads, decodes, defaults and validates the file at path for
@@ -100,14 +106,21 @@ func LoadWith(b []byte, baseDir string, opts Options) (*Config, error) {
 	}
 	// Every problem of the file at once: what decoding found does not stop
 	// the checks of meaning, except where it explains them.
+	if d.tooLarge {
+		// What was not decoded cannot be checked for meaning.
+		return nil, probs.capped()
+	}
 	meaning := c.validate()
 	if !opts.DryRun {
 		meaning = append(meaning, c.checkCredentials(probs)...)
 	}
+	if opts.Check != nil {
+		meaning = append(meaning, opts.Check(c)...)
+	}
 	probs = append(probs, d.unexplained(meaning)...)
 	if len(probs) > 0 {
 		probs.locate(root)
-		return nil, probs
+		return nil, probs.capped()
 	}
 	return c, nil
 }
@@ -217,6 +230,8 @@ const (
 	DefaultBaseURL      = "https://open.mindoffice.cn"
 	DefaultTimezone     = "Asia/Shanghai"
 	DefaultMaxBodyBytes = 4 << 20
+	DefaultSourceAlerts = 1000
+	DefaultMaxInFlight  = 32
 	DefaultMindTimeout  = 10 * time.Second
 	DefaultTokenTTL     = 24 * time.Hour
 	DefaultSilence      = 2 * time.Hour
@@ -247,12 +262,14 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Mind.Timeout, Duration(DefaultMindTimeout))
 	for _, s := range []*SourceConfig{&c.Sources.Alertmanager, &c.Sources.Grafana} {
 		setDefault(&s.MaxBodyBytes, DefaultMaxBodyBytes)
+		setDefault(&s.MaxAlerts, DefaultSourceAlerts)
 		setDefault(&s.AuthScheme, DefaultAuthScheme)
 		if s.HMAC != nil {
 			setDefault(&s.HMAC.Header, DefaultHMACHeader)
 			setDefault(&s.HMAC.MaxSkew, Duration(DefaultHMACMaxSkew))
 		}
 	}
+	setDefault(&c.Sources.MaxInFlight, DefaultMaxInFlight)
 	setDefault(&c.Templates.MaxAlerts, DefaultMaxAlerts)
 	for _, r := range c.Receivers {
 		if r == nil {

@@ -21,9 +21,10 @@ type Problem struct {
 	Line int    // 0 when unknown
 	Msg  string
 
-	// dep is another key the problem follows from: when that key's value
-	// could not be read, the problem is not reported on its own.
-	dep string
+	// Cause is another key the problem follows from, if any: when that
+	// key's value could not be read, the problem is not reported on its
+	// own.
+	Cause string
 }
 
 func (p Problem) String() string {
@@ -56,7 +57,19 @@ func (ps *Problems) add(key, format string, args ...any) {
 
 // addDep adds a problem of key that follows from the value of dep.
 func (ps *Problems) addDep(dep, key, format string, args ...any) {
-	*ps = append(*ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...), dep: dep})
+	*ps = append(*ps, Problem{Key: key, Msg: fmt.Sprintf(format, args...), Cause: dep})
+}
+
+// MaxProblems is how many problems an error lists; the rest are counted.
+const MaxProblems = 100
+
+// capped keeps the first MaxProblems problems and counts the others.
+func (ps Problems) capped() Problems {
+	if len(ps) <= MaxProblems {
+		return ps
+	}
+	out := append(Problems(nil), ps[:MaxProblems]...)
+	return append(out, Problem{Msg: fmt.Sprintf("and %d more problems", len(ps)-MaxProblems)})
 }
 
 // has reports whether a problem of key is among ps.
@@ -199,6 +212,9 @@ func (c *Config) checkMind() Problems {
 
 func (c *Config) checkSources() Problems {
 	var ps Problems
+	if c.Sources.MaxInFlight < 1 {
+		ps.add("sources.max_in_flight", "must be at least 1")
+	}
 	for name, s := range map[string]*SourceConfig{"alertmanager": &c.Sources.Alertmanager, "grafana": &c.Sources.Grafana} {
 		p := "sources." + name
 		if s.BasicAuth != nil {
@@ -211,6 +227,9 @@ func (c *Config) checkSources() Problems {
 		}
 		if s.MaxBodyBytes < 1024 {
 			ps.add(p+".max_body_bytes", "must be at least 1024")
+		}
+		if s.MaxAlerts < 1 {
+			ps.add(p+".max_alerts", "must be at least 1")
 		}
 		if strings.ContainsAny(s.AuthScheme, " \t") {
 			ps.add(p+".auth_scheme", "must be one word, such as Bearer")

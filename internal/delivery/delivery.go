@@ -70,6 +70,10 @@ type Options struct {
 	// Retention is how long delivered and superseded notifications are
 	// kept before they are pruned (7 days); negative keeps them forever.
 	Retention time.Duration
+	// ProbeInterval is how often, while delivery is paused on a fault of
+	// the setup (bad credentials, a base_url that is not Mind), one
+	// notification is sent to see whether the fault is gone (30s).
+	ProbeInterval time.Duration
 	// Now is the clock (time.Now).
 	Now func() time.Time
 	// Renderer builds the request of a notification queued without a body
@@ -130,6 +134,9 @@ func (o Options) withDefaults() Options {
 	if o.Retention == 0 {
 		o.Retention = DefaultRetention
 	}
+	if o.ProbeInterval <= 0 {
+		o.ProbeInterval = DefaultProbeInterval
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -152,6 +159,7 @@ type Queue struct {
 	limiter *adaptiveLimiter
 	commit  *committer
 	wake    chan struct{} // capacity 1: "there may be new work"
+	pause   pauseState
 
 	mu          sync.Mutex
 	started     bool
@@ -190,7 +198,7 @@ func New(st store.Store, sender mind.Sender, opts Options, reg prometheus.Regist
 	if opts.RateLimit < 0 {
 		limit = rate.Inf
 	}
-	q.limiter = newAdaptiveLimiter(limit, opts.Burst, nil, func(l rate.Limit) {
+	q.limiter = newAdaptiveLimiter(limit, opts.Burst, opts.MaxBackoff, nil, func(l rate.Limit) {
 		if l == rate.Inf {
 			q.m.rateLimit.Set(-1)
 			return
@@ -204,12 +212,14 @@ func New(st store.Store, sender mind.Sender, opts Options, reg prometheus.Regist
 
 // SetSender replaces the sender for every send that starts from now on
 // (a config reload builds a new Mind client). Sends in flight finish with
-// the old one. A nil sender is ignored.
+// the old one. A nil sender is ignored. It lifts a pause on a fault of the
+// setup: the new sender may not have it (the next send says).
 func (q *Queue) SetSender(s mind.Sender) {
 	if s == nil {
 		return
 	}
 	q.sender.Store(&senderBox{s})
+	q.resume("the sender was replaced (config reload)")
 }
 
 // ErrInvalid marks a notification that can never be sent (no receiver, no
@@ -316,8 +326,9 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-// CheckWritable fails unless the store can durably write now: the
-// readiness check (a relay that cannot accept must not get webhooks).
+// CheckWritable fails unless the store can durably write now, part of the
+// readiness check (Ready): a relay that cannot accept must not get
+// webhooks.
 func (q *Queue) CheckWritable(ctx context.Context) error {
 	if err := q.st.CheckWritable(ctx); err != nil {
 		q.m.storeErrors.WithLabelValues(opCheckWritable).Inc()

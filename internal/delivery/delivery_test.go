@@ -543,3 +543,57 @@ func TestSenderPanicDeadLetters(t *testing.T) {
 	submit(t, q.Queue, notif("h", 1, "firing")) // still running
 	require.Eventually(t, func() bool { return notifications(q.Queue, resultDeadLettered) == 2 }, 2*time.Second, 5*time.Millisecond)
 }
+
+// A notification claimed in time but held by the rate limiter past its
+// max_age is dead-lettered, never sent late.
+func TestMaxAgeCheckedAfterTheRateLimit(t *testing.T) {
+	m := newFakeMind()
+	opts := fast()
+	opts.RateLimit, opts.Burst = 1, 1 // the second send waits about a second
+	opts.MaxAge = 300 * time.Millisecond
+	st := tempStore(t)
+	q := start(t, st, m, opts)
+	ns := submit(t, q.Queue, notif("a", 1, "firing"), notif("b", 1, "firing"))
+
+	require.Eventually(t, func() bool {
+		return get(t, st, ns[0].ID).State != store.StatePending && get(t, st, ns[1].ID).State != store.StatePending &&
+			get(t, st, ns[0].ID).State != store.StateSending && get(t, st, ns[1].ID).State != store.StateSending
+	}, 5*time.Second, 5*time.Millisecond)
+	states := map[store.State]int{}
+	for _, n := range ns {
+		got := get(t, st, n.ID)
+		states[got.State]++
+		if got.State == store.StateDead {
+			require.Contains(t, got.LastError, "not delivered within max_age 300ms")
+		}
+	}
+	require.Equal(t, map[store.State]int{store.StateDelivered: 1, store.StateDead: 1}, states)
+	require.Equal(t, 1, m.shownCount(), "the one that waited past max_age was not sent")
+}
+
+// A 429 asking for an hour holds its own notification for the hour (the
+// per-row floor) but pauses the other streams for max_backoff at most.
+func TestOneRetryAfterDoesNotStopEverything(t *testing.T) {
+	m := newFakeMind()
+	var once sync.Once
+	m.setFail(func(req mind.Request) error {
+		var err error
+		once.Do(func() {
+			err = &mind.Error{Reason: mind.ReasonRateLimited, Retryable: true, StatusCode: 429, RetryAfter: time.Hour}
+		})
+		return err
+	})
+	opts := fast() // max_backoff 10ms
+	opts.Workers = 1
+	st := tempStore(t)
+	q := start(t, st, m, opts)
+	limited := submit(t, q.Queue, notif("a", 1, "firing"))[0]
+	require.Eventually(t, func() bool { return get(t, st, limited.ID).Attempts == 1 }, 5*time.Second, 5*time.Millisecond)
+
+	other := submit(t, q.Queue, notif("b", 1, "firing"))[0]
+	m.waitShown(t, 1, 5*time.Second) // not an hour later
+	require.Equal(t, store.StateDelivered, get(t, st, other.ID).State)
+	held := get(t, st, limited.ID)
+	require.Equal(t, store.StatePending, held.State)
+	require.GreaterOrEqual(t, held.NextAttemptAt.Sub(held.UpdatedAt), time.Hour-time.Second, "its own Retry-After is a floor")
+}

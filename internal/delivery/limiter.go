@@ -12,7 +12,10 @@ import (
 // one token bucket at the configured rate. When Mind answers "rate limited"
 // anyway (another relay on the same app, a lower quota than configured), the
 // bucket halves its rate, drops the tokens it has saved up and, when Mind
-// sent Retry-After, pauses every worker until then. Each further second
+// sent Retry-After, pauses every worker until then, for at most maxPause
+// (max_backoff): one answer must not stop every stream for an hour. The
+// row that got the answer still waits the whole Retry-After (the queue
+// schedules its next attempt no earlier). Each further second
 // without a rate-limited answer then gives back a tenth of the configured
 // rate (additive increase, multiplicative decrease), so after a halving the
 // full rate returns within about five seconds of quiet.
@@ -31,11 +34,14 @@ const (
 )
 
 type adaptiveLimiter struct {
-	lim     *rate.Limiter
-	max     rate.Limit
-	floor   rate.Limit
-	now     func() time.Time
-	onLimit func(rate.Limit) // reports every change (a gauge)
+	lim   *rate.Limiter
+	max   rate.Limit
+	floor rate.Limit
+	// maxPause caps the pause of every worker one Retry-After causes
+	// (0: no cap).
+	maxPause time.Duration
+	now      func() time.Time
+	onLimit  func(rate.Limit) // reports every change (a gauge)
 
 	mu           sync.Mutex
 	lastThrottle time.Time
@@ -44,8 +50,9 @@ type adaptiveLimiter struct {
 }
 
 // newAdaptiveLimiter allows perSecond requests a second (rate.Inf: no
-// limit) with burst; clock may be nil (time.Now).
-func newAdaptiveLimiter(perSecond rate.Limit, burst int, clock func() time.Time, onLimit func(rate.Limit)) *adaptiveLimiter {
+// limit) with burst, pausing for at most maxPause (0: no cap) on a
+// Retry-After; clock may be nil (time.Now).
+func newAdaptiveLimiter(perSecond rate.Limit, burst int, maxPause time.Duration, clock func() time.Time, onLimit func(rate.Limit)) *adaptiveLimiter {
 	if clock == nil {
 		clock = time.Now
 	}
@@ -53,11 +60,12 @@ func newAdaptiveLimiter(perSecond rate.Limit, burst int, clock func() time.Time,
 		onLimit = func(rate.Limit) {}
 	}
 	a := &adaptiveLimiter{
-		lim:     rate.NewLimiter(perSecond, burst),
-		max:     perSecond,
-		floor:   perSecond * floorShare,
-		now:     clock,
-		onLimit: onLimit,
+		lim:      rate.NewLimiter(perSecond, burst),
+		max:      perSecond,
+		floor:    perSecond * floorShare,
+		maxPause: maxPause,
+		now:      clock,
+		onLimit:  onLimit,
 	}
 	onLimit(perSecond)
 	return a
@@ -92,6 +100,9 @@ func (a *adaptiveLimiter) Throttled(retryAfter time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
+	if a.maxPause > 0 {
+		retryAfter = min(retryAfter, a.maxPause)
+	}
 	if retryAfter > 0 {
 		if until := now.Add(retryAfter); until.After(a.pausedUntil) {
 			a.pausedUntil = until

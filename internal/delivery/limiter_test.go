@@ -17,7 +17,7 @@ func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 func TestAdaptiveLimiter(t *testing.T) {
 	c := &clock{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
 	var reported []rate.Limit
-	a := newAdaptiveLimiter(10, 20, c.now, func(l rate.Limit) { reported = append(reported, l) })
+	a := newAdaptiveLimiter(10, 20, 0, c.now, func(l rate.Limit) { reported = append(reported, l) })
 
 	for _, step := range []struct {
 		name    string
@@ -54,7 +54,7 @@ func TestAdaptiveLimiter(t *testing.T) {
 }
 
 func TestAdaptiveLimiterRetryAfterPauses(t *testing.T) {
-	a := newAdaptiveLimiter(1000, 10, nil, nil)
+	a := newAdaptiveLimiter(1000, 10, 0, nil, nil)
 	a.Throttled(80 * time.Millisecond)
 	begin := time.Now()
 	require.NoError(t, a.Wait(context.Background()))
@@ -67,7 +67,41 @@ func TestAdaptiveLimiterRetryAfterPauses(t *testing.T) {
 }
 
 func TestAdaptiveLimiterUnlimited(t *testing.T) {
-	a := newAdaptiveLimiter(rate.Inf, 1, nil, nil)
+	a := newAdaptiveLimiter(rate.Inf, 1, 0, nil, nil)
 	a.Throttled(0)
 	require.Equal(t, rate.Inf, a.Limit(), "no rate to halve; Retry-After still pauses")
+}
+
+// One Retry-After pauses every worker for at most maxPause (max_backoff),
+// however long Mind asked: the pause is shared by every stream.
+func TestAdaptiveLimiterPauseIsCapped(t *testing.T) {
+	tests := []struct {
+		name       string
+		maxPause   time.Duration
+		retryAfter time.Duration
+		wantPause  time.Duration
+	}{
+		{"an hour is cut to max_backoff", 5 * time.Minute, time.Hour, 5 * time.Minute},
+		{"a day is cut to max_backoff", 5 * time.Minute, 24 * time.Hour, 5 * time.Minute},
+		{"shorter than the cap: as asked", 5 * time.Minute, 30 * time.Second, 30 * time.Second},
+		{"no Retry-After: no pause", 5 * time.Minute, 0, 0},
+		{"no cap", 0, time.Hour, time.Hour},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &clock{t: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+			a := newAdaptiveLimiter(rate.Inf, 1, tc.maxPause, c.now, nil)
+			a.Throttled(tc.retryAfter)
+			if tc.wantPause > 0 {
+				c.advance(tc.wantPause - time.Millisecond)
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+				require.ErrorIs(t, a.Wait(ctx), context.DeadlineExceeded, "still paused just before the pause ends")
+				cancel()
+				c.advance(time.Millisecond)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			require.NoError(t, a.Wait(ctx), "no longer paused once the pause has passed")
+		})
+	}
 }

@@ -34,6 +34,7 @@ type metrics struct {
 	oldestAge     prometheus.Gauge
 	deadLetters   prometheus.Gauge
 	rateLimit     prometheus.Gauge
+	paused        *prometheus.GaugeVec
 	latency       prometheus.Histogram
 	notifications *prometheus.CounterVec
 	storeErrors   *prometheus.CounterVec
@@ -61,6 +62,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "mind_relay_delivery_rate_limit",
 			Help: "Requests per second the queue now allows towards Mind (lowered after rate-limited answers).",
 		}),
+		paused: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mind_relay_delivery_paused",
+			Help: "1 while delivery to Mind is paused on a fault of the relay's setup, by reason: auth (Mind refuses the app credentials) or bad_response (base_url answers with something that is not Mind). Notifications are kept meanwhile.",
+		}, []string{"reason"}),
 		latency: f.NewHistogram(prometheus.HistogramOpts{
 			Name:    "mind_relay_delivery_latency_seconds",
 			Help:    "Time from accepting a notification (or replaying it) to Mind accepting it.",
@@ -80,6 +85,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(1, 2, 11),
 		}),
 		retries: mind.NewMetrics(reg).Retries,
+	}
+	for _, r := range pausedReasons {
+		m.paused.WithLabelValues(string(r)).Set(0)
 	}
 	for _, op := range []string{opEnqueue, opClaim, opComplete, opRecover, opReplay, opListDead, opStats, opPrune, opNextDue, opCheckWritable} {
 		m.storeErrors.WithLabelValues(op)

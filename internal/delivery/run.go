@@ -135,7 +135,12 @@ func (s *scheduler) loop(ctx, sendCtx context.Context) {
 			break
 		}
 		wait := q.opts.PollInterval - q.opts.Now().Sub(s.polled)
-		if free := q.opts.Workers - s.inflight; free > 0 && !s.backingOff() {
+		if paused, next := s.probe(ctx, sendCtx); paused {
+			// Paused on a fault of the setup: nothing goes but the probe.
+			if !next.IsZero() {
+				wait = min(wait, next.Sub(q.opts.Now()))
+			}
+		} else if free := q.opts.Workers - s.inflight; free > 0 && !s.backingOff() {
 			if claimed := s.claim(ctx, sendCtx, free); claimed < free && !s.backingOff() {
 				// Idle workers: sleep until the next notification is
 				// due. (All busy: a finishing one wakes us.)
@@ -203,6 +208,43 @@ func (s *scheduler) sleep(ctx context.Context, d time.Duration) {
 func (s *scheduler) take(r result) {
 	s.inflight--
 	s.unsaved = append(s.unsaved, r)
+	switch r.reason {
+	case reasonSkipped, reasonPrepare, reasonMaxAge:
+		s.q.probeSoon() // nothing was sent: a probe tested nothing
+	}
+}
+
+// probe, while delivery is paused, sends the oldest due notification alone
+// every ProbeInterval (when nothing is in flight), and resumes when there
+// is nothing to send. It reports whether delivery is paused and when the
+// next probe is due.
+func (s *scheduler) probe(ctx, sendCtx context.Context) (paused bool, next time.Time) {
+	q := s.q
+	paused, due, next := q.probeDue(q.opts.Now())
+	if !paused || !due {
+		return paused, next
+	}
+	if s.inflight > 0 || s.backingOff() {
+		q.probeSoon() // as soon as they are done
+		return true, time.Time{}
+	}
+	if s.claim(ctx, sendCtx, 1) > 0 || s.backingOff() {
+		return true, next
+	}
+	switch at, ok, err := q.st.NextDue(ctx); {
+	case err != nil:
+		s.storeFailed(ctx, opNextDue, err)
+		return true, next
+	case ok:
+		// Nothing due yet: probe when something is.
+		q.probeBy(at)
+		if at.Before(next) {
+			next = at
+		}
+		return true, next
+	}
+	q.resume("nothing queued to probe with; the next send tests Mind")
+	return false, time.Time{}
 }
 
 // claim starts up to free sends and reports how many.
@@ -338,6 +380,7 @@ func (s *scheduler) housekeeping(ctx context.Context, now time.Time) {
 const (
 	reasonSkipped mind.Reason = "skipped"
 	reasonPrepare mind.Reason = "prepare"
+	reasonMaxAge  mind.Reason = "max_age"
 )
 
 // prepare builds n's request with the Renderer.
@@ -379,14 +422,17 @@ func (q *Queue) deliver(ctx context.Context, n store.Notification) (r result) {
 	}()
 	now := q.opts.Now()
 	deadline := n.QueuedAt.Add(q.opts.MaxAge)
-	if !now.Before(deadline) {
+	expired := func(now time.Time) result {
 		msg := fmt.Sprintf("not delivered within max_age %s (%d attempts)", q.opts.MaxAge, n.Attempts)
 		if n.LastError != "" {
 			msg += "; last error: " + n.LastError
 		}
 		r.outcome = store.Outcome{ID: n.ID, State: store.StateDead, At: now, Attempts: n.Attempts, Error: msg}
-		r.reason = "max_age"
+		r.reason = reasonMaxAge
 		return r
+	}
+	if !now.Before(deadline) {
+		return expired(now)
 	}
 	handBack := func(err error) result {
 		// Not sent, or cut off by the stop: no attempt counted, due
@@ -398,6 +444,11 @@ func (q *Queue) deliver(ctx context.Context, n store.Notification) (r result) {
 	}
 	if err := q.limiter.Wait(ctx); err != nil {
 		return handBack(err)
+	}
+	// The wait may have outlasted max_age (a pause, a slow rate): no card
+	// leaves after its max_age.
+	if now := q.opts.Now(); !now.Before(deadline) {
+		return expired(now)
 	}
 	// Rendered as late as possible: after the rate limit's wait, so that
 	// the card shows the state of things when it leaves.
@@ -424,6 +475,7 @@ func (q *Queue) deliver(ctx context.Context, n store.Notification) (r result) {
 	err := box.Send(ctx, n.Request)
 	now = q.opts.Now()
 	if err == nil {
+		q.resume("a send succeeded")
 		q.limiter.Succeeded()
 		r.outcome = store.Outcome{ID: n.ID, State: store.StateDelivered, At: now, Attempts: n.Attempts + 1}
 		return r
@@ -433,6 +485,14 @@ func (q *Queue) deliver(ctx context.Context, n store.Notification) (r result) {
 	}
 	retry, after, reason := mind.Classify(err)
 	r.err, r.reason = err, reason
+	if reason, ok := mind.SetupFault(err); ok {
+		// The relay's setup is at fault, not n: hold every notification
+		// (n back to pending, no attempt counted) until it is fixed.
+		q.pauseFor(reason, err)
+		r.outcome = store.Outcome{ID: n.ID, State: store.StatePending, At: now, Attempts: n.Attempts,
+			NextAttemptAt: now, Error: err.Error()}
+		return r
+	}
 	if reason == mind.ReasonRateLimited {
 		q.limiter.Throttled(after)
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -55,7 +57,7 @@ func (s *Server) fail(c *gin.Context, err error) {
 	case errors.Is(err, relay.ErrNotAccepted):
 		status, msg = http.StatusServiceUnavailable, "cannot accept the notification now; send it again"
 	}
-	log := s.log.With("method", c.Request.Method, "path", c.FullPath(), "status", status)
+	log := s.log.With("method", c.Request.Method, "path", logPath(c), "status", status)
 	switch {
 	case status >= 500:
 		log.Error("request failed", "err", err)
@@ -68,4 +70,29 @@ func (s *Server) fail(c *gin.Context, err error) {
 		c.Header("Retry-After", "5")
 	}
 	c.AbortWithStatusJSON(status, gin.H{"error": msg})
+}
+
+// maxLogPath bounds the request path written to a log line.
+const maxLogPath = 256
+
+// logPath is the path a log line names: the route's pattern when one
+// matched (so that a token in the path, /ack/:token, stays out of the
+// log), else the path asked for (404, 405), with anything after /ack/
+// hidden and cut to maxLogPath bytes.
+func logPath(c *gin.Context) string {
+	if p := c.FullPath(); p != "" {
+		return p
+	}
+	p := c.Request.URL.Path
+	if rest, ok := strings.CutPrefix(p, "/ack/"); ok && rest != "" {
+		p = "/ack/<token>"
+	}
+	if len(p) > maxLogPath {
+		cut := maxLogPath
+		for cut > 0 && !utf8.RuneStart(p[cut]) {
+			cut--
+		}
+		p = p[:cut] + "…"
+	}
+	return p
 }

@@ -40,11 +40,18 @@ func (s *Server) reload(c *gin.Context) {
 		s.fail(c, &Error{Status: http.StatusNotImplemented, Msg: "reload is not available"})
 		return
 	}
-	if err := s.deps.Reload(c.Request.Context()); err != nil {
+	restart, err := s.deps.Reload(c.Request.Context())
+	if err != nil {
 		// The old config stays live; say what is wrong with the new one.
 		s.log.Error("reload failed; keeping the old config", "err", err)
 		c.JSON(http.StatusBadRequest, gin.H{"error": "config not reloaded, the old one stays live", "problems": strings.Split(err.Error(), "\n")})
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "reloaded", "at": time.Now().UTC().Format(time.RFC3339)})
+	answer := gin.H{"status": "reloaded", "at": time.Now().UTC().Format(time.RFC3339), "not_applied": []string{}}
+	if len(restart) > 0 {
+		// Say it: a reload that ignores a change must not look complete.
+		answer["not_applied"] = restart
+		answer["note"] = "not applied, restart needed: " + strings.Join(restart, ", ")
+	}
+	c.JSON(http.StatusOK, answer)
 }

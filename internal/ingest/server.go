@@ -34,8 +34,10 @@ type Deps struct {
 	// Ready reports whether the relay can accept work (config loaded, store
 	// writable).
 	Ready func(ctx context.Context) error
-	// Reload re-reads the config file; a bad file keeps the old config.
-	Reload func(ctx context.Context) error
+	// Reload re-reads the config file; a bad file keeps the old config. It
+	// returns the changed keys it did not apply because they need a
+	// restart.
+	Reload func(ctx context.Context) (restartNeeded []string, err error)
 	DLQ    DLQ
 	// Extra lets later features (Mind callbacks, ack pages) add routes.
 	Extra  []func(*gin.Engine)
@@ -48,6 +50,7 @@ type Server struct {
 	log      *slog.Logger
 	webhooks *prometheus.CounterVec
 	authFail *prometheus.CounterVec
+	slots    *webhookSlots
 }
 
 // New builds the HTTP handler.
@@ -64,6 +67,10 @@ func New(deps Deps, reg prometheus.Registerer) http.Handler {
 			Help: "Webhook requests received, by source and HTTP status code answered.",
 		}, []string{"source", "code"}),
 		authFail: authFailures(reg),
+		slots: newWebhookSlots(promauto.With(reg).NewGauge(prometheus.GaugeOpts{
+			Name: "mind_relay_webhooks_in_flight",
+			Help: "Webhooks being processed now (at most sources.max_in_flight; more wait a second, then are answered 503).",
+		})),
 	}
 	e := gin.New()
 	e.Use(s.recovery)
@@ -73,12 +80,12 @@ func New(deps Deps, reg prometheus.Registerer) http.Handler {
 
 	for _, src := range []string{sourceAlertmanager, sourceGrafana} {
 		h := s.webhook(src)
-		e.POST("/webhook/"+src, s.count(src), h)
-		e.POST("/webhook/"+src+"/:receiver", s.count(src), h)
+		e.POST("/webhook/"+src, s.count(src), s.limitWebhooks, h)
+		e.POST("/webhook/"+src+"/:receiver", s.count(src), s.limitWebhooks, h)
 	}
 	// Grafana's webhook contact point may be set to send with PUT.
-	e.PUT("/webhook/"+sourceGrafana, s.count(sourceGrafana), s.webhook(sourceGrafana))
-	e.PUT("/webhook/"+sourceGrafana+"/:receiver", s.count(sourceGrafana), s.webhook(sourceGrafana))
+	e.PUT("/webhook/"+sourceGrafana, s.count(sourceGrafana), s.limitWebhooks, s.webhook(sourceGrafana))
+	e.PUT("/webhook/"+sourceGrafana+"/:receiver", s.count(sourceGrafana), s.limitWebhooks, s.webhook(sourceGrafana))
 
 	e.GET("/-/healthy", s.healthy)
 	e.HEAD("/-/healthy", s.healthy)

@@ -2,7 +2,9 @@ package ingest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +20,7 @@ import (
 	"github.com/mindoffice/mind-relay/internal/render"
 	"github.com/mindoffice/mind-relay/internal/route"
 	"github.com/mindoffice/mind-relay/internal/store"
+	"github.com/mindoffice/mind-relay/internal/testutil"
 )
 
 type queueFunc func(context.Context, []store.Notification) error
@@ -34,6 +37,13 @@ func (d *dlqFake) Replay(_ context.Context, ids ...string) (int, error) {
 
 func server(t *testing.T, extra string, q queueFunc) (http.Handler, *dlqFake) {
 	t.Helper()
+	deps, d := serverDeps(t, extra, q)
+	return New(deps, prometheus.NewRegistry()), d
+}
+
+// serverDeps are the Deps of server, to change before New.
+func serverDeps(t *testing.T, extra string, q queueFunc) (Deps, *dlqFake) {
+	t.Helper()
 	cfg, err := config.Load([]byte(`
 mind: {app_id: robot_test}
 route: {receiver: r}
@@ -46,7 +56,7 @@ receivers: [{name: r, open_ids: [ou_a]}]
 	require.NoError(t, err)
 	rl := relay.New(relay.NewLive(&relay.State{Config: cfg, Tree: tree, Renderer: rd}), relay.Options{Queue: q}, prometheus.NewRegistry())
 	d := &dlqFake{}
-	return New(Deps{Relay: rl, DLQ: d, Reload: func(context.Context) error { return nil }}, prometheus.NewRegistry()), d
+	return Deps{Relay: rl, DLQ: d, Reload: func(context.Context) ([]string, error) { return nil, nil }}, d
 }
 
 func do(h http.Handler, method, path, remote, body string, header ...string) *httptest.ResponseRecorder {
@@ -132,4 +142,39 @@ func TestPanicIsOneRequestsProblem(t *testing.T) {
 	w := do(h, "POST", "/webhook/alertmanager", "10.0.0.1:1", firing(t))
 	require.Equal(t, http.StatusInternalServerError, w.Code)
 	require.JSONEq(t, `{"error":"internal error"}`, w.Body.String())
+}
+
+// A refused request's log line names the path asked for (a 404 or 405
+// matches no route, so the route's pattern is empty), without a token.
+func TestRefusalLogNamesThePath(t *testing.T) {
+	tests := []struct {
+		method, path string
+		status       int
+		want         string
+	}{
+		{"GET", "/no/such/thing", http.StatusNotFound, "/no/such/thing"},
+		{"GET", "/webhook/alertmanager", http.StatusMethodNotAllowed, "/webhook/alertmanager"},
+		{"DELETE", "/webhook/grafana/oncall", http.StatusMethodNotAllowed, "/webhook/grafana/oncall"},
+		{"POST", "/webhook/alertmanager/nobody", http.StatusNotFound, "/webhook/alertmanager/:receiver"},
+		{"GET", "/ack/v1.secret-token-part", http.StatusNotFound, "/ack/<token>"},
+		{"GET", "/" + strings.Repeat("x", 1000), http.StatusNotFound, "/" + strings.Repeat("x", maxLogPath-1) + "…"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.method+" "+tc.path[:min(len(tc.path), 30)], func(t *testing.T) {
+			var logs testutil.SyncBuffer
+			deps, _ := serverDeps(t, "", func(context.Context, []store.Notification) error { return nil })
+			deps.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+			h := New(deps, prometheus.NewRegistry())
+			w := do(h, tc.method, tc.path, "10.0.0.1:1", firing(t))
+			require.Equal(t, tc.status, w.Code, w.Body.String())
+			var line struct {
+				Path   string `json:"path"`
+				Status int    `json:"status"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(strings.SplitN(logs.String(), "\n", 2)[0]), &line), logs.String())
+			require.Equal(t, tc.want, line.Path)
+			require.Equal(t, tc.status, line.Status)
+			require.NotContains(t, logs.String(), "secret-token-part")
+		})
+	}
 }

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"errors"
-	"io"
 	"net/http"
 	"time"
 
@@ -36,7 +35,7 @@ func (s *Server) readBody(c *gin.Context, source string) ([]byte, config.SourceC
 		c.Header("WWW-Authenticate", challenge(sc))
 		return nil, sc, err
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, sc.MaxBodyBytes))
+	body, err := readAll(http.MaxBytesReader(c.Writer, c.Request.Body, sc.MaxBodyBytes), c.Request.ContentLength, sc.MaxBodyBytes)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -61,12 +60,18 @@ func (s *Server) webhook(source string) gin.HandlerFunc {
 		parse = payload.ParseGrafana
 	}
 	return func(c *gin.Context) {
-		body, _, err := s.readBody(c, source)
+		body, sc, err := s.readBody(c, source)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
+		// Only the first max_alerts alerts are decoded (limit.go).
+		body, dropped := truncateAlerts(body, sc.MaxAlerts)
 		g, skipped, err := parse(body)
+		if g != nil {
+			g.TruncatedAlerts += dropped
+			capAlerts(g, sc.MaxAlerts)
+		}
 		s.accept(c, source, g, skipped, err)
 	}
 }

@@ -417,13 +417,15 @@ func TestDeliverRecovers(t *testing.T) {
 		{"body code 500 as a string", []mindtest.Fault{{Code: "500", Msg: "busy"}}, map[mind.Reason]float64{mind.ReasonCodeTemporary: 1}},
 		// Mind processes the slow requests after the client has given up;
 		// the retries carry the same x-request-id and are deduped.
-		{"timeouts", []mindtest.Fault{{Delay: 400 * time.Millisecond}, {Delay: 400 * time.Millisecond}}, map[mind.Reason]float64{mind.ReasonTimeout: 2}},
-		{"slow failures", []mindtest.Fault{{Delay: 400 * time.Millisecond, Status: 504}}, map[mind.Reason]float64{mind.ReasonTimeout: 1}},
+		{"timeouts", []mindtest.Fault{{Delay: 800 * time.Millisecond}, {Delay: 800 * time.Millisecond}}, map[mind.Reason]float64{mind.ReasonTimeout: 2}},
+		{"slow failures", []mindtest.Fault{{Delay: 800 * time.Millisecond, Status: 504}}, map[mind.Reason]float64{mind.ReasonTimeout: 1}},
 		{"connection resets", []mindtest.Fault{{Reset: true}, {Reset: true}, {Reset: true}}, map[mind.Reason]float64{mind.ReasonNetwork: 3}},
-		{"a bit of everything", []mindtest.Fault{{Reset: true}, {Status: 503}, {Status: 429}, {Delay: 400 * time.Millisecond}}, map[mind.Reason]float64{mind.ReasonNetwork: 1, mind.ReasonHTTP5xx: 1, mind.ReasonRateLimited: 1, mind.ReasonTimeout: 1}},
+		{"a bit of everything", []mindtest.Fault{{Reset: true}, {Status: 503}, {Status: 429}, {Delay: 800 * time.Millisecond}}, map[mind.Reason]float64{mind.ReasonNetwork: 1, mind.ReasonHTTP5xx: 1, mind.ReasonRateLimited: 1, mind.ReasonTimeout: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, nil, func(o *mind.ClientOptions) { o.Timeout = 100 * time.Millisecond })
+			// The timeout leaves room for a loaded machine running -race;
+			// the slow faults are well beyond it.
+			f := newFixture(t, nil, func(o *mind.ClientOptions) { o.Timeout = 300 * time.Millisecond })
 			f.fake.Script(tc.faults...)
 			req := cardRequest(t, "r-"+tc.name, false)
 			b := fastBackoff
@@ -662,4 +664,47 @@ func TestDryRun(t *testing.T) {
 	require.Equal(t, "{not json", lines[1]["body"], "an invalid body is still logged, as a string")
 
 	require.NoError(t, mind.NewDryRun(nil).Send(context.Background(), req))
+}
+
+// SetupFault tells a fault of the relay's setup (credentials Mind refuses,
+// a base_url that is not Mind) from a notification's own failure, for
+// answers the fake Mind gives on demand.
+func TestSetupFault(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		opts   []mindtest.Option
+		fail   func(f *mindtest.Server)
+		reason mind.Reason // "" when not a setup fault
+	}{
+		{"secret rotated on Mind's side (HTTP 200, code 401)", nil,
+			func(f *mindtest.Server) { f.SetCredentials(mindtest.DefaultAppID, "rotated-secret-2") }, mind.ReasonAuth},
+		{"secret rotated on Mind's side (HTTP 401)", []mindtest.Option{mindtest.WithHTTPStatusErrors()},
+			func(f *mindtest.Server) { f.SetCredentials(mindtest.DefaultAppID, "rotated-secret-2") }, mind.ReasonAuth},
+		{"HTTP 403", nil, func(f *mindtest.Server) { f.Script(mindtest.Fault{Status: 403}) }, mind.ReasonAuth},
+		{"code 403", nil, func(f *mindtest.Server) { f.Script(mindtest.Fault{Code: 403}) }, mind.ReasonAuth},
+		{"proxy's 2xx HTML maintenance page", nil, func(f *mindtest.Server) {
+			f.Script(mindtest.Fault{Status: 200, Body: "<html><body>Down for maintenance</body></html>"})
+		}, mind.ReasonBadResponse},
+		{"redirect to a login page", nil, func(f *mindtest.Server) { f.Script(mindtest.Fault{Status: 302, Body: "see /login"}) }, mind.ReasonBadResponse},
+		{"5xx is Mind's trouble, retried", nil, func(f *mindtest.Server) { f.Script(mindtest.Fault{Status: 503}) }, ""},
+		{"rate limited", nil, func(f *mindtest.Server) { f.Script(mindtest.Fault{Status: 429}) }, ""},
+		{"content refused: this notification's fault", nil, func(f *mindtest.Server) { f.Script(mindtest.Fault{Code: 400}) }, ""},
+		{"connection reset", nil, func(f *mindtest.Server) { f.Script(mindtest.Fault{Reset: true}) }, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.opts, nil)
+			require.NoError(t, f.client.Send(context.Background(), cardRequest(t, "r0", false)))
+			tc.fail(f.fake)
+			err := f.client.Send(context.Background(), cardRequest(t, "r1", false))
+			require.Error(t, err)
+			reason, ok := mind.SetupFault(err)
+			require.Equal(t, tc.reason != "", ok, "%v", err)
+			require.Equal(t, tc.reason, reason)
+			require.NotContains(t, err.Error(), "rotated-secret-2")
+		})
+	}
+	_, ok := mind.SetupFault(errors.New("not a mind error"))
+	require.False(t, ok)
+	_, ok = mind.SetupFault(nil)
+	require.False(t, ok)
 }

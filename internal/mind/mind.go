@@ -164,6 +164,26 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// SetupFault reports whether err says the relay's own setup is wrong
+// rather than the request: Mind refused the app credentials (HTTP 401/403,
+// or a 401/403 body code: a bad secret rotation), or base_url answered
+// with something that is not Mind's API (a proxy's 2xx HTML maintenance
+// page, a redirect to a login form). No notification gets through until
+// the setup or the server in front of Mind changes, so the caller should
+// hold every notification rather than give up on this one; the durable
+// queue pauses. It returns the reason, for a metric label.
+func SetupFault(err error) (Reason, bool) {
+	var me *Error
+	if !errors.As(err, &me) {
+		return "", false
+	}
+	switch me.Reason {
+	case ReasonAuth, ReasonBadResponse:
+		return me.Reason, true
+	}
+	return "", false
+}
+
 // Classify says whether err is worth another try, and how long Mind asked
 // to wait. Errors that are not *Error (a context cancelled by shutdown, say)
 // are retryable.

@@ -47,6 +47,10 @@ import (
 // are never followed (the app-secret would travel to the new host) and count
 // as bad_response for the same reason.
 //
+// auth and bad_response are not retried as the notification's own failure:
+// they are faults of the relay's setup (SetupFault), on which the durable
+// queue pauses every send and keeps the notifications.
+//
 // For every retryable outcome a Retry-After header (seconds or an HTTP-date)
 // is kept in Error.RetryAfter.
 

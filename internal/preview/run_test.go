@@ -34,7 +34,7 @@ func TestRunRoutesAndRendersAsTheRelay(t *testing.T) {
 	require.Equal(t, "/open-platform/api/robot/send/message", c.Endpoint)
 	require.False(t, c.Fallback)
 	require.Equal(t, "red", c.Drawing.Color)
-	require.Equal(t, "【严重】触发中 · HighCPU (1)", c.Drawing.Title)
+	require.Equal(t, "【严重】触发中 · critical · HighCPU (1)", c.Drawing.Title)
 	require.Contains(t, string(c.Drawing.HTML), ">我来处理</span>", "the set's ack label")
 	var body struct {
 		ReceiveOpenIDs []string `json:"receive_open_ids"`
@@ -60,17 +60,17 @@ func TestRunOptions(t *testing.T) {
 		errLine   int
 		errColumn int
 	}{
-		{name: "receiver bypasses routing", in: Input{Receiver: "blue"}, receiver: "blue", color: "red", title: "触发中 · HighCPU (1)"},
-		{name: "template set for every receiver", in: Input{Receiver: "blue", Set: "loud"}, receiver: "blue", color: "red", title: "【严重】触发中 · HighCPU (1)"},
-		{name: "acknowledged is orange", in: Input{Receiver: "default", Acked: true, AckedBy: "李四"}, receiver: "default", color: "orange", title: "已确认 by 李四 · HighCPU (1)"},
+		{name: "receiver bypasses routing", in: Input{Receiver: "blue"}, receiver: "blue", color: "red", title: "触发中 · critical · HighCPU (1)"},
+		{name: "template set for every receiver", in: Input{Receiver: "blue", Set: "loud"}, receiver: "blue", color: "red", title: "【严重】触发中 · critical · HighCPU (1)"},
+		{name: "acknowledged is orange", in: Input{Receiver: "default", Acked: true, AckedBy: "李四"}, receiver: "default", color: "orange", title: "已确认 by 李四 · critical · HighCPU (1)"},
 		{name: "edited title", in: Input{Receiver: "default", Templates: `{{ define "mind.title" }}测试 {{ .CommonLabels.team }}{{ end }}`},
 			receiver: "default", color: "red", title: "测试 db"},
 		{name: "edited set replaces the file's", in: Input{Templates: `{{ define "loud.title" }}换了{{ end }}`},
 			receiver: "oncall", color: "red", title: "换了"},
 		{name: "execution error: line and column, fallback", in: Input{Receiver: "default", Templates: "{{ define \"mind.title\" }}\n  x {{ .Nope.Deeper }}{{ end }}"},
-			receiver: "default", color: "red", title: "触发中 · HighCPU (1)", fallback: true, errLine: 2, errColumn: 13}, // Go points at the chain's last field
+			receiver: "default", color: "red", title: "触发中 · critical · HighCPU (1)", fallback: true, errLine: 2, errColumn: 13}, // Go points at the chain's last field
 		{name: "invalid card: fallback", in: Input{Receiver: "default", Templates: `{{ define "mind.title" }}{{ " " }}{{ end }}`},
-			receiver: "default", color: "red", title: "触发中 · HighCPU (1)", fallback: true},
+			receiver: "default", color: "red", title: "触发中 · critical · HighCPU (1)", fallback: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,7 +104,7 @@ func TestRunOptions(t *testing.T) {
 	// The live renderer never sees the edits.
 	res, err := run(t, st, Input{Source: alert.SourceAlertmanager, Payload: firing, Receiver: "default"})
 	require.NoError(t, err)
-	require.Equal(t, "触发中 · HighCPU (1)", res.Cards[0].Drawing.Title)
+	require.Equal(t, "触发中 · critical · HighCPU (1)", res.Cards[0].Drawing.Title)
 }
 
 func TestRunParseErrorOfEditedText(t *testing.T) {
@@ -118,7 +118,7 @@ func TestRunParseErrorOfEditedText(t *testing.T) {
 	require.Equal(t, "{{ if }}{{ end }}", res.TemplateError.Source)
 	require.Contains(t, res.TemplateError.Msg, "missing value for if")
 	require.Len(t, res.Cards, 1, "drawn with the running templates")
-	require.Equal(t, "触发中 · HighCPU (1)", res.Cards[0].Drawing.Title)
+	require.Equal(t, "触发中 · critical · HighCPU (1)", res.Cards[0].Drawing.Title)
 }
 
 func TestRunStops(t *testing.T) {

@@ -1,7 +1,10 @@
 package render
 
 import (
+	"strings"
 	"time"
+
+	amtemplate "github.com/prometheus/alertmanager/template"
 
 	"github.com/mindoffice/mind-relay/internal/alert"
 	"github.com/mindoffice/mind-relay/internal/config"
@@ -42,6 +45,26 @@ type Data struct {
 	// acks are off.
 	GroupID string
 	ShortID string
+	// Severity is the group's severity label, or the most severe of its
+	// (firing) alerts' when they differ; empty when none says.
+	Severity string
+
+	// Set while the body renders: the link labels, and the link kinds
+	// each alert shows itself (AlertData.Links) because the listed alerts'
+	// links differ.
+	linkLabels map[string]string
+	perAlert   []string
+}
+
+// CommonExtraAnnotations renders the annotations all alerts share other
+// than summary, description and runbook_url, for the top of the card
+// (mdAnnotations: bounded, escaped, one line each).
+func (d *Data) CommonExtraAnnotations() string {
+	skip := ""
+	if d.CommonAnnotations["summary"] == "" {
+		skip = "message" // the alerts' heading says it
+	}
+	return mdAnnotations(d.CommonAnnotations, nil, skip)
 }
 
 // AlertData is one alert for a per-alert template such as mind.alert: the
@@ -56,6 +79,86 @@ type AlertData struct {
 // {{ template "mind.alert" ($.ForAlert .) }}.
 func (d *Data) ForAlert(a alert.Alert) AlertData {
 	return AlertData{Alert: a, Root: d}
+}
+
+// summary is what the alert says it is about: its summary annotation, or
+// message, which older rules use instead.
+func (a AlertData) summary() (key, text string) {
+	if s := a.Annotations["summary"]; strings.TrimSpace(s) != "" {
+		return "summary", s
+	}
+	if s := a.Annotations["message"]; strings.TrimSpace(s) != "" {
+		return "message", s
+	}
+	return "", ""
+}
+
+// Heading is the alert's first line, as markdown (escaped, one line, at
+// most 150 characters): its summary, or its alertname. When several alerts
+// are listed and they share the summary, the top of the card says it once
+// and each alert is headed by what sets it apart, its own labels
+// (LabelLine).
+func (a AlertData) Heading() string {
+	key, text := a.summary()
+	if key != "" && len(a.Root.Shown) > 1 && a.Root.CommonAnnotations[key] == text {
+		if l := a.LabelLine(); l != "" {
+			return l
+		}
+		text = ""
+	}
+	if text == "" {
+		text = a.Labels["alertname"]
+	}
+	if strings.TrimSpace(text) == "" {
+		text = "告警"
+	}
+	return mdEscape(oneLine(truncate(150, text)))
+}
+
+// LabelLine renders the alert's labels that the card does not show
+// already: not severity, and not those all alerts share (mdLabels).
+func (a AlertData) LabelLine() string {
+	return mdLabelsExcept(a.Labels, a.Root.CommonLabels, "severity")
+}
+
+// ExtraAnnotations renders the alert's annotations other than summary,
+// description and runbook_url, and other than those the top of the card
+// shows when several alerts are listed (mdAnnotations).
+func (a AlertData) ExtraAnnotations() string {
+	var common amtemplate.KV
+	if len(a.Root.Shown) > 1 {
+		common = a.Root.CommonAnnotations
+	}
+	skip := ""
+	if key, _ := a.summary(); key == "message" {
+		skip = "message" // the heading says it
+	}
+	return mdAnnotations(a.Annotations, common, skip)
+}
+
+// Link is a link of one alert, shown with the alert.
+type Link struct {
+	Kind  string // source, runbook, dashboard, silence or panel
+	Label string
+	URL   string
+}
+
+// Links are the alert's own links when the listed alerts' links differ
+// (a Grafana group of several rules: each its rule and its silence), in
+// button order, labelled as the buttons would be; empty when the card's
+// buttons carry them.
+func (a AlertData) Links() []Link {
+	var out []Link
+	for _, kind := range a.Root.perAlert {
+		label := a.Root.linkLabels[kind]
+		if label == "" {
+			continue
+		}
+		if u := alertLink(&a.Alert, kind); u != "" {
+			out = append(out, Link{Kind: kind, Label: label, URL: u})
+		}
+	}
+	return out
 }
 
 // Receiver is the relay receiver a card is for, as templates see it.
@@ -119,7 +222,30 @@ func newData(g *alert.Group, rcv Receiver, ack *AckInfo, relayURL string) *Data 
 	if !allResolved {
 		d.EndsAt = time.Time{}
 	}
+	d.Severity = groupSeverity(&gc)
 	return d
+}
+
+// groupSeverity is the common severity label, else the most severe one of
+// the firing alerts (of all alerts once resolved), the first of equals.
+func groupSeverity(g *alert.Group) string {
+	if s := strings.TrimSpace(g.CommonLabels["severity"]); s != "" {
+		return s
+	}
+	best, rank := "", -1
+	for _, a := range g.Alerts {
+		if g.Status == alert.StatusFiring && a.Status != alert.StatusFiring {
+			continue
+		}
+		s := strings.TrimSpace(a.Labels["severity"])
+		if s == "" {
+			continue
+		}
+		if r := severityRank(s); r > rank {
+			best, rank = s, r
+		}
+	}
+	return best
 }
 
 // show lists the first n of ordered.

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -11,9 +12,39 @@ import (
 // fallback builds the plain card sent when the templates fail: Go code only,
 // no template at all (a user's file can redefine any default helper), yet
 // still red/orange/green, with the alert names and summaries, the times, the
-// ack button and the links. Every piece is cut to a bound, so that the card
-// fits Mind's limits whatever the payload holds.
-func (r *Renderer) fallback(d *Data, tok string) (*card.Card, error) {
+// ack button and the links, listing the first n of ordered. Every piece is
+// cut to a bound, and when the card is still too large for Mind it sheds
+// its links first, then half its alerts at a time, down to one: the title,
+// one alert, the count of the rest and the ack button always fit.
+func (r *Renderer) fallback(d *Data, ordered alert.Alerts, n int, tok string) (*card.Card, error) {
+	labels := fallbackLabels(d)
+	title := fallbackTitle(d)
+	links := true
+	for {
+		d.show(ordered, n)
+		var urls map[string]string
+		if links {
+			urls, _ = planLinks(d)
+		}
+		c := newCard(d, title, r.fallbackBody(d), cardButtons(d, tok, labels, urls))
+		err := c.Validate()
+		switch {
+		case err == nil:
+			return c, nil
+		case !errors.Is(err, card.ErrTooLarge):
+			return nil, err
+		case links:
+			links = false
+		case n > 1:
+			n /= 2
+		default:
+			return nil, err
+		}
+	}
+}
+
+// fallbackBody is the fallback card's markdown.
+func (r *Renderer) fallbackBody(d *Data) string {
 	loc := r.opts.Location
 	var b strings.Builder
 	b.WriteString("（卡片模板出错，以下为简化内容）\n\n")
@@ -49,19 +80,7 @@ func (r *Renderer) fallback(d *Data, tok string) (*card.Card, error) {
 	if d.ShortID != "" {
 		fmt.Fprintf(&b, "编号 %s\n", d.ShortID)
 	}
-
-	c := newCard(d, fallbackTitle(d), strings.TrimSpace(b.String()))
-	buttons, err := r.buttons("", d, tok, true)
-	if err != nil {
-		return nil, err
-	}
-	if len(buttons) > 0 {
-		c.Elements = append(c.Elements, card.Action(buttons...))
-	}
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return strings.TrimSpace(b.String())
 }
 
 func alertSummary(a alert.Alert) string {
@@ -85,6 +104,9 @@ func fallbackTitle(d *Data) string {
 		name = "告警"
 	}
 	name = truncate(80, plain(name))
+	if sev := truncate(20, plain(d.Severity)); sev != "" {
+		name = sev + " · " + name
+	}
 	switch {
 	case d.Status != alert.StatusFiring:
 		return fmt.Sprintf("已恢复 · %s (%d)", name, len(d.Alerts.Resolved()))

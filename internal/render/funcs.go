@@ -17,7 +17,7 @@ import (
 	"github.com/mindoffice/mind-relay/internal/card"
 )
 
-// TimeLayout is how cards show times.
+// TimeLayout is how cards show times; fmtTime adds the zone after it.
 const TimeLayout = "2006-01-02 15:04:05"
 
 // funcMap is Alertmanager's template.DefaultFuncs plus what cards need. now
@@ -45,13 +45,32 @@ func funcMap(loc *time.Location, now func() time.Time) template.FuncMap {
 	return fm
 }
 
-// fmtTime formats t in loc; the zero time, which Grafana sends for unknown
-// times, is "未知".
+// fmtTime formats t in loc with its zone as an offset from UTC, which
+// reads the same everywhere ("CST" is China's and America's):
+// "2026-11-22 10:07:31 UTC+8". The zero time, which Grafana sends for
+// unknown times, is "未知".
 func fmtTime(t time.Time, loc *time.Location) string {
 	if t.IsZero() {
 		return "未知"
 	}
-	return t.In(loc).Format(TimeLayout)
+	t = t.In(loc)
+	var buf [len(TimeLayout) + len(" UTC+10:30")]byte
+	b := t.AppendFormat(buf[:0], TimeLayout)
+	b = append(b, " UTC"...)
+	_, off := t.Zone()
+	if off == 0 {
+		return string(b)
+	}
+	sign := byte('+')
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	b = append(b, sign)
+	b = strconv.AppendInt(b, int64(off/3600), 10)
+	if m := off % 3600 / 60; m != 0 {
+		b = append(b, ':', byte('0'+m/10), byte('0'+m%10))
+	}
+	return string(b)
 }
 
 // humanDuration says how long d is in Chinese, to two units at most:
@@ -129,6 +148,14 @@ func mdEscape(s string) string {
 		case '\\', '*', '_', '`', '[', ']', '~', '|':
 			b.WriteByte('\\')
 			b.WriteRune(r)
+		case '&':
+			// "&lt;at ...&gt;" must not become a tag in a renderer
+			// that decodes entities: escape the & of anything that
+			// reads like one.
+			if entityLike(s[i+1:]) {
+				b.WriteByte('\\')
+			}
+			b.WriteByte('&')
 		case '<':
 			b.WriteRune('＜')
 		case '>':
@@ -152,6 +179,22 @@ func mdEscape(s string) string {
 		i += size
 	}
 	return b.String()
+}
+
+// entityLike reports whether s, the text after an &, starts like an HTML
+// character reference: a name or #number, then ";".
+func entityLike(s string) bool {
+	for i := 0; i < len(s) && i < 32; i++ {
+		c := s[i]
+		switch {
+		case c == ';':
+			return i > 0
+		case c == '#' && i == 0, c >= '0' && c <= '9', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // invisible reports control characters other than line breaks and tabs,
@@ -212,8 +255,12 @@ func truncate(n int, s string) string {
 	return string(r[:n-1]) + "…"
 }
 
+// maxValues is the most metric values formatValues shows.
+const maxValues = 10
+
 // formatValues formats Grafana's metric values as "B=44.24, C=1", keys
-// sorted; empty for no values.
+// sorted, at most maxValues of them ("…" says there are more); empty for
+// no values.
 func formatValues(values map[string]float64) string {
 	if len(values) == 0 {
 		return ""
@@ -223,8 +270,12 @@ func formatValues(values map[string]float64) string {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
+	parts := make([]string, 0, min(len(keys), maxValues)+1)
+	for i, k := range keys {
+		if i == maxValues {
+			parts = append(parts, "…")
+			break
+		}
 		parts = append(parts, mdEscape(oneLine(truncate(40, k)))+"="+formatFloat(values[k]))
 	}
 	return strings.Join(parts, ", ")
@@ -255,13 +306,21 @@ const (
 // (alertname first), noisy labels dropped, each value on one line, cut to
 // 100 characters and escaped; the whole line stops near 400 characters.
 // It is empty for no labels.
-func mdLabels(kv amtemplate.KV) string {
+func mdLabels(kv amtemplate.KV) string { return mdLabelsExcept(kv, nil, "") }
+
+// mdLabelsExcept is mdLabels without the labels named in except and the
+// label skip.
+func mdLabelsExcept(kv, except amtemplate.KV, skip string) string {
+	names := sortedNames(kv, func(k string) bool {
+		_, common := except[k]
+		return !common && k != skip && !strings.HasPrefix(k, "__")
+	})
 	var (
 		b     strings.Builder
 		runes int
 	)
-	for _, p := range relevant(kv).SortedPairs() {
-		item := oneLine(truncate(labelValueRunes, p.Name)) + "=" + oneLine(truncate(labelValueRunes, p.Value))
+	for _, name := range names {
+		item := oneLine(truncate(labelValueRunes, name)) + "=" + oneLine(truncate(labelValueRunes, kv[name]))
 		n := utf8.RuneCountInString(item)
 		if runes > 0 && runes+n > labelsLineRunes {
 			b.WriteString(" · …")
@@ -272,6 +331,62 @@ func mdLabels(kv amtemplate.KV) string {
 		}
 		b.WriteString(mdEscape(item))
 		runes += n
+	}
+	return b.String()
+}
+
+// sortedNames are the names of kv that keep accepts, sorted as
+// Alertmanager's KV.SortedPairs sorts them: alertname first.
+func sortedNames(kv amtemplate.KV, keep func(string) bool) []string {
+	names := make([]string, 0, len(kv))
+	for k := range kv {
+		if keep(k) {
+			names = append(names, k)
+		}
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if (names[i] == "alertname") != (names[j] == "alertname") {
+			return names[i] == "alertname"
+		}
+		return names[i] < names[j]
+	})
+	return names
+}
+
+// Bounds of mdAnnotations' output.
+const (
+	maxAnnotations       = 5
+	annotationNameRunes  = 40
+	annotationValueRunes = 200
+)
+
+// ownPlace are the annotations a card shows in places of their own.
+func ownPlace(name string) bool {
+	return name == "summary" || name == "description" || name == "runbook_url" || strings.HasPrefix(name, "__")
+}
+
+// mdAnnotations renders the annotations of kv that have no place of their
+// own on the card (summary, description, runbook_url and Grafana's "__"
+// ones do), minus those named in except and skip: one "name: value" line
+// each, sorted, the name cut to 40 and the value to 200 characters, both
+// on one line and escaped; at most 5 lines, then one that counts the rest.
+func mdAnnotations(kv, except amtemplate.KV, skip string) string {
+	names := sortedNames(kv, func(k string) bool {
+		_, common := except[k]
+		return !common && k != skip && !ownPlace(k) && strings.TrimSpace(kv[k]) != ""
+	})
+	var b strings.Builder
+	for i, name := range names {
+		if i == maxAnnotations {
+			fmt.Fprintf(&b, "\n另有 %d 条注释未显示", len(names)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(mdEscape(oneLine(truncate(annotationNameRunes, name))))
+		b.WriteString(": ")
+		b.WriteString(mdEscape(oneLine(truncate(annotationValueRunes, kv[name]))))
 	}
 	return b.String()
 }
@@ -291,9 +406,9 @@ func relevant(kv amtemplate.KV) amtemplate.KV {
 }
 
 // mdLink renders a markdown link when u is a link a card may open
-// (card.CheckURL), and the escaped text alone when it is not.
+// (urlOK), and the escaped text alone when it is not.
 func mdLink(text, u string) string {
-	if card.CheckURL(u) != nil {
+	if !urlOK(u) {
 		return mdEscape(text)
 	}
 	return "[" + mdEscape(text) + "](" + mdURL(u) + ")"
@@ -301,16 +416,32 @@ func mdLink(text, u string) string {
 
 // mdImage renders an http(s) image URL as a markdown image, or nothing.
 func mdImage(u string) string {
-	if card.CheckURL(u) != nil || strings.HasPrefix(u, "mind:") {
+	if !urlOK(u) || strings.HasPrefix(u, "mind:") {
 		return ""
 	}
 	return "![](" + mdURL(u) + ")"
 }
 
 // mdURL percent-encodes what would end a markdown link destination early.
+// urlOK has bounded u to card.MaxURLBytes; the encoding may triple a few
+// bytes, which the card's own size check accounts for.
 var mdURLReplacer = strings.NewReplacer(" ", "%20", "(", "%28", ")", "%29", "<", "%3C", ">", "%3E", "\n", "%0A", "\r", "%0D")
 
 func mdURL(u string) string { return mdURLReplacer.Replace(u) }
+
+// severityRank orders severities for the title: 3 for critical-like, 2
+// warning-like, 1 info-like, 0 unknown.
+func severityRank(severity string) int {
+	switch severityColor(severity) {
+	case card.ColorRed:
+		return 3
+	case card.ColorOrange:
+		return 2
+	case card.ColorGreen:
+		return 1
+	}
+	return 0
+}
 
 // severityColor maps a severity label value to a markdown font colour:
 // red for critical-like, orange for warning-like, green for info-like, and
@@ -327,8 +458,26 @@ func severityColor(severity string) string {
 	return ""
 }
 
-// urlOK reports whether a view button may open u.
-func urlOK(u string) bool { return card.CheckURL(u) == nil }
+// urlOK reports whether a card may carry u, on a button or in markdown:
+// a link card.CheckURL accepts, at most card.MaxURLBytes long. A longer
+// link is dropped rather than cut, since a cut one opens the wrong page.
+func urlOK(u string) bool { return len(u) <= card.MaxURLBytes && card.CheckURL(u) == nil }
+
+// alertmanagerLink is the group's alert list in Alertmanager when it fits
+// on a card (urlOK): with the group-label filter, else the receiver's
+// whole list, else nothing.
+func alertmanagerLink(externalURL, receiver string, groupLabels amtemplate.KV) string {
+	if len(externalURL) > card.MaxURLBytes || !urlOK(externalURL) {
+		return ""
+	}
+	if u := alertmanagerURL(externalURL, receiver, groupLabels); urlOK(u) {
+		return u
+	}
+	if u := alertmanagerURL(externalURL, receiver, nil); urlOK(u) {
+		return u
+	}
+	return ""
+}
 
 // alertmanagerURL is Alertmanager's alert list for the group: receiver and a
 // filter of the group labels, as Alertmanager's own __alertmanagerURL does.

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -8,6 +9,8 @@ import (
 
 	amtemplate "github.com/prometheus/alertmanager/template"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mindoffice/mind-relay/internal/card"
 )
 
 func TestHumanDuration(t *testing.T) {
@@ -50,6 +53,8 @@ func TestMdEscape(t *testing.T) {
 		{"\u202e# hidden heading", "\\# hidden heading"},
 		{"bad \xff utf8", "bad \ufffd utf8"},
 		{"emoji 😀 and 表情", "emoji 😀 and 表情"},
+		{"&lt;at user_id='all'&gt; &#60; &#x3c; &amp;", "\\&lt;at user\\_id='all'\\&gt; \\&#60; \\&#x3c; \\&amp;"},
+		{"A & B &&; R&D &x y; &", "A & B &&; R&D &x y; &"},
 	} {
 		require.Equal(t, tc.want, mdEscape(tc.in), "%q", tc.in)
 	}
@@ -76,9 +81,52 @@ func TestFormatValues(t *testing.T) {
 	require.Equal(t, `a\_b=1`, formatValues(map[string]float64{"a_b": 1}), "keys are escaped")
 }
 
+// Card times say their zone, as an offset from UTC that reads the same
+// everywhere.
 func TestFmtTime(t *testing.T) {
+	at := time.Date(2026, 11, 22, 2, 6, 24, 900, time.UTC)
+	for _, tc := range []struct {
+		loc  *time.Location
+		want string
+	}{
+		{shanghai, "2026-11-22 10:06:24 UTC+8"},
+		{time.UTC, "2026-11-22 02:06:24 UTC"},
+		{mustLoc("Asia/Kolkata"), "2026-11-22 07:36:24 UTC+5:30"},
+		{mustLoc("America/St_Johns"), "2026-11-21 22:36:24 UTC-3:30"},
+		{mustLoc("America/New_York"), "2026-11-21 21:06:24 UTC-5"},
+		{time.FixedZone("", 14*3600), "2026-11-22 16:06:24 UTC+14"},
+	} {
+		require.Equal(t, tc.want, fmtTime(at, tc.loc), tc.loc.String())
+	}
 	require.Equal(t, "未知", fmtTime(time.Time{}, shanghai))
-	require.Equal(t, "2026-11-22 10:06:24", fmtTime(time.Date(2026, 11, 22, 2, 6, 24, 900, time.UTC), shanghai))
+}
+
+func TestFormatValuesBounded(t *testing.T) {
+	v := map[string]float64{}
+	for i := range 1000 {
+		v[fmt.Sprintf("v%04d", i)] = float64(i)
+	}
+	s := formatValues(v)
+	require.Equal(t, maxValues, strings.Count(s, "="))
+	require.True(t, strings.HasSuffix(s, ", …"), s)
+	require.True(t, strings.HasPrefix(s, "v0000=0, v0001=1, "), s)
+}
+
+func TestLinksBounded(t *testing.T) {
+	long := "https://a.example/?" + strings.Repeat("q", card.MaxURLBytes)
+	require.Equal(t, "x", mdLink("x", long), "a link too long is text")
+	require.Equal(t, "", mdImage(long))
+	require.Equal(t, "[x](https://a.example/%28b%29)", mdLink("x", "https://a.example/(b)"))
+
+	ok := "http://am:9093"
+	filter := amtemplate.KV{}
+	require.Contains(t, alertmanagerLink(ok, "r", amtemplate.KV{"alertname": "X"}), "filter=")
+	for i := range 500 {
+		filter[fmt.Sprintf("label_%03d", i)] = "value"
+	}
+	require.Equal(t, "http://am:9093/#/alerts?receiver=r", alertmanagerLink(ok, "r", filter), "the filter goes before the link")
+	require.Equal(t, "", alertmanagerLink(long, "r", nil))
+	require.Equal(t, "", alertmanagerLink("am:9093", "r", nil))
 }
 
 func TestMdLabels(t *testing.T) {

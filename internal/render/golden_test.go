@@ -182,8 +182,8 @@ func TestGoldenAckedFiring(t *testing.T) {
 	require.True(t, strings.HasPrefix(c.Header.Title.Content, "已确认 by 值班工程师"), c.Header.Title.Content)
 	require.NotContains(t, mustJSON(t, c), AckEvent, "an acknowledged card offers no second ack")
 	require.Contains(t, c.Elements[0].Content, "值班工程师")
-	require.Contains(t, c.Elements[0].Content, "2026-11-22 10:30:00")
-	require.Contains(t, c.Elements[0].Content, "静默至 2026-11-22 12:30:00")
+	require.Contains(t, c.Elements[0].Content, "2026-11-22 10:30:00 UTC+8")
+	require.Contains(t, c.Elements[0].Content, "静默至 2026-11-22 12:30:00 UTC+8")
 	golden(t, "acked-firing", c)
 }
 
@@ -279,7 +279,7 @@ func TestGoldenHugeGroup(t *testing.T) {
 	require.Positive(t, shown)
 	require.LessOrEqual(t, shown, DefaultMaxAlerts)
 	require.Contains(t, body, fmt.Sprintf("还有 %d 条告警未显示", 507-shown), "the rest, and the 7 the sender truncated")
-	require.Equal(t, "触发中 · DiskFull (500)", c.Header.Title.Content)
+	require.Equal(t, "触发中 · critical · DiskFull (500)", c.Header.Title.Content)
 	require.Zero(t, counterValue(t, reg))
 	golden(t, "huge-group", c)
 }
@@ -331,7 +331,7 @@ func TestGoldenTemplateErrorFallback(t *testing.T) {
 	c, err := r.Render(groupFile(t, "am-0.25-group-1.json"), Input{Receiver: &config.Receiver{Name: "db-oncall"}})
 	require.NoError(t, err, "a broken template never drops the alert")
 	require.Equal(t, card.ColorRed, c.Header.Template)
-	require.Equal(t, "触发中 · KubePodCrashLooping (3)", c.Header.Title.Content)
+	require.Equal(t, "触发中 · warning · KubePodCrashLooping (3)", c.Header.Title.Content)
 	require.Contains(t, mustJSON(t, c), AckEvent, "the fallback keeps the ack button")
 	require.Contains(t, c.Elements[0].Content, "Pod payments/api-1 is crash looping")
 	require.Equal(t, 1.0, counterValue(t, reg))
@@ -349,7 +349,7 @@ func TestEmptyTitleFallsBack(t *testing.T) {
 	c, err := r.Render(g, Input{})
 	require.NoError(t, err)
 	require.Equal(t, card.ColorGreen, c.Header.Template)
-	require.Equal(t, "已恢复 · HighCPU (1)", c.Header.Title.Content)
+	require.Equal(t, "已恢复 · critical · HighCPU (1)", c.Header.Title.Content)
 	require.Contains(t, c.Elements[0].Content, "模板出错")
 	require.Equal(t, 1.0, counterValue(t, reg))
 }

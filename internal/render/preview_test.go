@@ -37,7 +37,7 @@ func TestPreview(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, reported, 1, "the fallback is reported")
 	require.ErrorContains(t, reported[0], "edited.tmpl:1:")
-	require.Equal(t, "触发中 · HighCPU (1)", c.Header.Title.Content, "the fallback card's title")
+	require.Equal(t, "触发中 · critical · HighCPU (1)", c.Header.Title.Content, "the fallback card's title")
 	require.Zero(t, testutil.ToFloat64(r.tplErrors), "a preview's fallback is not the relay's")
 	n, err := testutil.GatherAndCount(reg, "mind_relay_template_errors_total")
 	require.NoError(t, err)
@@ -45,7 +45,7 @@ func TestPreview(t *testing.T) {
 
 	c, err = r.Render(g, in)
 	require.NoError(t, err)
-	require.Equal(t, "触发中 · HighCPU (1)", c.Header.Title.Content)
+	require.Equal(t, "触发中 · critical · HighCPU (1)", c.Header.Title.Content)
 	require.Len(t, reported, 1, "the original reports to nobody")
 
 	_, err = r.Preview("edited.tmpl", "a\n{{ if }}", nil)
@@ -55,7 +55,7 @@ func TestPreview(t *testing.T) {
 	require.NoError(t, err)
 	c, err = p.Render(g, in)
 	require.NoError(t, err)
-	require.Equal(t, "触发中 · HighCPU (1)", c.Header.Title.Content)
+	require.Equal(t, "触发中 · critical · HighCPU (1)", c.Header.Title.Content)
 }
 
 // A preview clones the live templates while delivery workers render with

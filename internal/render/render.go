@@ -9,6 +9,12 @@
 // drops the alert: Render then returns a plain fallback card built without
 // templates.
 //
+// Every piece of a card is bounded, so that whatever a payload holds the
+// card fits Mind's limits and lists its alerts: text is cut, a link longer
+// than card.MaxURLBytes is left off (never cut), a card too large lists
+// fewer alerts but never none, and the fallback card sheds its links and
+// then alerts until it fits.
+//
 // # Template sets
 //
 // The embedded defaults (package templates) define the set "mind":
@@ -39,9 +45,11 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -332,10 +340,11 @@ func (r *Renderer) Render(g *alert.Group, in Input) (*card.Card, error) {
 		if c, err = r.build(set, d, tok); err == nil {
 			return c, nil
 		}
-		if !errors.Is(err, errTooLarge) || n == 0 {
+		if !errors.Is(err, errTooLarge) || n <= 1 {
 			break
 		}
-		// Too much text: list half as many alerts and say so.
+		// Too much text: list half as many alerts and say so, but never
+		// none: a card that fits without its alert is no page.
 		n /= 2
 	}
 
@@ -345,8 +354,7 @@ func (r *Renderer) Render(g *alert.Group, in Input) (*card.Card, error) {
 	}
 	r.logger.Warn("card template failed; sending the plain fallback card",
 		"receiver", rcv.Name, "template", set, "group_id", groupID, "err", err)
-	d.show(ordered, min(limit, fallbackMaxList))
-	c, ferr := r.fallback(d, tok)
+	c, ferr := r.fallback(d, ordered, min(limit, fallbackMaxList), tok)
 	if ferr != nil {
 		return nil, fmt.Errorf("render: template: %w; fallback card: %w", err, ferr)
 	}
@@ -387,7 +395,15 @@ func (r *Renderer) build(set string, d *Data, tok string) (*card.Card, error) {
 		return nil, err
 	}
 	title = plain(title)
+
+	urls, perAlert := planLinks(d)
+	labels, err := r.labels(set, d, tok, urls, perAlert)
+	if err != nil {
+		return nil, err
+	}
+	d.linkLabels, d.perAlert = labels, perAlert
 	body, err := r.exec(set, partBody, d)
+	d.linkLabels, d.perAlert = nil, nil
 	if err != nil {
 		return nil, err
 	}
@@ -396,42 +412,27 @@ func (r *Renderer) build(set string, d *Data, tok string) (*card.Card, error) {
 		return nil, fmt.Errorf("%s.%s: %d bytes of markdown: %w", set, partBody, len(body), errTooLarge)
 	}
 
-	c := newCard(d, title, body)
-	buttons, err := r.buttons(set, d, tok, false)
-	if err != nil {
-		return nil, err
-	}
-	if len(buttons) > 0 {
-		c.Elements = append(c.Elements, card.Action(buttons...))
-	}
-	if err := checkSize(c); err != nil {
-		return nil, err
-	}
+	c := newCard(d, title, body, cardButtons(d, tok, labels, urls))
 	if err := c.Validate(); err != nil {
+		if errors.Is(err, card.ErrTooLarge) {
+			return nil, fmt.Errorf("template set %q: %w: %w", set, errTooLarge, err)
+		}
 		return nil, fmt.Errorf("template set %q yields an invalid card: %w", set, err)
 	}
 	return c, nil
 }
 
-func newCard(d *Data, title, body string) *card.Card {
+// newCard is the card around a title, a markdown body and buttons, the
+// buttons in rows of card.MaxButtonsPerRow.
+func newCard(d *Data, title, body string, buttons []card.Button) *card.Card {
+	rows := card.Rows(buttons)
+	elems := make([]card.Element, 0, 1+len(rows))
+	elems = append(elems, card.Markdown(body))
 	return &card.Card{
-		Config: &card.Config{EnableForward: true, IsShareCard: true, WideScreenMode: true},
-		Header: &card.Header{Title: card.Text{Content: title}, Template: headerColor(d)},
-		Elements: []card.Element{
-			card.Markdown(body),
-		},
+		Config:   &card.Config{EnableForward: true, IsShareCard: true, WideScreenMode: true},
+		Header:   &card.Header{Title: card.Text{Content: title}, Template: headerColor(d)},
+		Elements: append(elems, rows...),
 	}
-}
-
-func checkSize(c *card.Card) error {
-	s, err := c.JSON()
-	if err != nil {
-		return err
-	}
-	if len(s) > card.MaxCardBytes {
-		return fmt.Errorf("%d bytes of card: %w", len(s), errTooLarge)
-	}
-	return nil
 }
 
 // headerColor: red while firing, orange once acknowledged, green resolved.
@@ -490,17 +491,14 @@ func tidy(s string) string {
 	return strings.TrimSpace(blankLines.ReplaceAllString(strings.Join(lines, "\n"), "\n\n"))
 }
 
-// buttons builds the card's buttons: the ack button when tok is set, then a
-// view button for each link the payload carries that card.CheckURL accepts.
-// Labels come from the set's templates unless defaults is set (fallback).
-func (r *Renderer) buttons(set string, d *Data, tok string, defaults bool) ([]card.Button, error) {
-	urls := viewURLs(d)
-	var out []card.Button
+// labels renders the button labels the card needs from the set's
+// templates: the ack button's when tok is set, and each link kind's that
+// urls or perAlert uses. A view button's label that renders empty is left
+// out (it hides that button or link); the ack buttons' fall back to the
+// default wording.
+func (r *Renderer) labels(set string, d *Data, tok string, urls map[string]string, perAlert []string) (map[string]string, error) {
+	out := make(map[string]string, len(urls)+len(perAlert)+2)
 	for _, kind := range buttonKinds {
-		if len(out) == maxButtons {
-			break
-		}
-		var u string
 		switch kind {
 		case "ack":
 			if tok == "" || d.Ack != nil {
@@ -510,51 +508,74 @@ func (r *Renderer) buttons(set string, d *Data, tok string, defaults bool) ([]ca
 			if tok == "" || d.Ack == nil {
 				continue
 			}
-		case "ackpage":
-			if u = d.AckURL; u == "" || !urlOK(u) {
-				continue
-			}
 		default:
-			if u = urls[kind]; u == "" {
+			if urls[kind] == "" && !slices.Contains(perAlert, kind) {
 				continue
 			}
 		}
-		label := defaultLabels[kind]
-		if kind == "source" && d.Source == alert.SourceGrafana {
-			label = "告警规则" // Grafana's generator URL is the alert rule
+		l, err := r.exec(set, "button."+kind, d)
+		if err != nil {
+			return nil, err
 		}
-		if !defaults {
-			l, err := r.exec(set, "button."+kind, d)
-			if err != nil {
-				return nil, err
+		label := truncate(maxButtonRunes, plain(l))
+		if label == "" {
+			if kind != "ack" && kind != "unack" {
+				continue // an empty label hides a view button
 			}
-			label = truncate(maxButtonRunes, plain(l))
-			if label == "" {
-				if kind != "ack" && kind != "unack" {
-					continue // an empty label hides a view button
-				}
-				label = defaultLabels[kind]
-			}
+			label = defaultLabels[kind]
+		}
+		out[kind] = label
+	}
+	return out, nil
+}
+
+// fallbackLabels are labels' answer without templates.
+func fallbackLabels(d *Data) map[string]string {
+	if d.Source != alert.SourceGrafana {
+		return defaultLabels
+	}
+	out := maps.Clone(defaultLabels)
+	out["source"] = "告警规则" // Grafana's generator URL is the alert rule
+	return out
+}
+
+// cardButtons builds the card's buttons, at most maxButtons, in buttonKinds
+// order: the ack button (click) when tok is set, then a view button for
+// each of urls that has a label.
+func cardButtons(d *Data, tok string, labels, urls map[string]string) []card.Button {
+	var out []card.Button
+	for _, kind := range buttonKinds {
+		if len(out) == maxButtons {
+			break
+		}
+		label := labels[kind]
+		if label == "" {
+			continue
 		}
 		switch kind {
 		case "ack":
-			out = append(out, card.ClickButton(label, AckEvent, map[string]any{
-				"card_id": "$card_id",
-				"action":  token.ActionAck,
-				"token":   tok,
-			}))
-			continue
+			if tok != "" && d.Ack == nil {
+				out = append(out, card.ClickButton(label, AckEvent, map[string]any{
+					"card_id": "$card_id",
+					"action":  token.ActionAck,
+					"token":   tok,
+				}))
+			}
 		case "unack":
-			out = append(out, card.ClickButton(label, UnackEvent, map[string]any{
-				"card_id": "$card_id",
-				"action":  ActionUnack,
-				"token":   tok,
-			}))
-			continue
+			if tok != "" && d.Ack != nil {
+				out = append(out, card.ClickButton(label, UnackEvent, map[string]any{
+					"card_id": "$card_id",
+					"action":  ActionUnack,
+					"token":   tok,
+				}))
+			}
+		default:
+			if u := urls[kind]; u != "" {
+				out = append(out, card.ViewButton(label, u))
+			}
 		}
-		out = append(out, card.ViewButton(label, u))
 	}
-	return out, nil
+	return out
 }
 
 // defaultLabels are the fallback card's button labels; they match the
@@ -571,29 +592,72 @@ var defaultLabels = map[string]string{
 	"panel":        "面板",
 }
 
-// viewURLs picks each view button's link from the group and the shown
-// alerts: the first one present that a card may open.
-func viewURLs(d *Data) map[string]string {
-	urls := make(map[string]string, len(buttonKinds))
-	if d.Source == alert.SourceAlertmanager && urlOK(d.ExternalURL) {
-		urls["alertmanager"] = alertmanagerURL(d.ExternalURL, d.Group.Receiver, d.GroupLabels)
+// alertLinkKinds are the link kinds each alert may carry one of.
+var alertLinkKinds = []string{"source", "runbook", "dashboard", "silence", "panel"}
+
+// alertLink is a's link of kind, "" when it has none a card may carry.
+func alertLink(a *alert.Alert, kind string) string {
+	var u string
+	switch kind {
+	case "source":
+		u = a.GeneratorURL
+	case "runbook":
+		u = a.Annotations["runbook_url"]
+	case "dashboard":
+		u = a.DashboardURL
+	case "silence":
+		u = a.SilenceURL
+	case "panel":
+		u = a.PanelURL
 	}
-	first := func(kind string, get func(a alert.Alert) string) {
-		for _, a := range d.Shown {
-			if u := strings.TrimSpace(get(a)); urlOK(u) {
-				urls[kind] = u
-				return
-			}
+	if u = strings.TrimSpace(u); !urlOK(u) {
+		return ""
+	}
+	return u
+}
+
+// planLinks decides where each link goes. A link the whole card shares
+// is a button: the ack page, Alertmanager's alert list, the common
+// runbook, and a kind of alert link that every listed alert having one
+// has the same of. When the listed alerts' links of a kind differ (a
+// Grafana group of several rules: a rule and a silence each), none of
+// them is the group's, so each alert gets its own in the body (perAlert)
+// rather than the first alert's on a button. Links that do not fit on a
+// card (urlOK) are left out.
+func planLinks(d *Data) (urls map[string]string, perAlert []string) {
+	urls = make(map[string]string, len(buttonKinds))
+	if d.AckURL != "" && urlOK(d.AckURL) {
+		urls["ackpage"] = d.AckURL
+	}
+	if d.Source == alert.SourceAlertmanager {
+		if u := alertmanagerLink(strings.TrimSpace(d.ExternalURL), d.Group.Receiver, d.GroupLabels); u != "" {
+			urls["alertmanager"] = u
 		}
 	}
-	first("source", func(a alert.Alert) string { return a.GeneratorURL })
-	if u := strings.TrimSpace(d.CommonAnnotations["runbook_url"]); urlOK(u) {
-		urls["runbook"] = u
-	} else {
-		first("runbook", func(a alert.Alert) string { return a.Annotations["runbook_url"] })
+	for _, kind := range alertLinkKinds {
+		if kind == "runbook" {
+			if u := strings.TrimSpace(d.CommonAnnotations["runbook_url"]); urlOK(u) {
+				urls[kind] = u
+				continue
+			}
+		}
+		shared, differ := "", false
+		for i := range d.Shown {
+			u := alertLink(&d.Shown[i], kind)
+			switch {
+			case u == "":
+			case shared == "":
+				shared = u
+			case u != shared:
+				differ = true
+			}
+		}
+		switch {
+		case differ:
+			perAlert = append(perAlert, kind)
+		case shared != "":
+			urls[kind] = shared
+		}
 	}
-	first("dashboard", func(a alert.Alert) string { return a.DashboardURL })
-	first("silence", func(a alert.Alert) string { return a.SilenceURL })
-	first("panel", func(a alert.Alert) string { return a.PanelURL })
-	return urls
+	return urls, perAlert
 }

@@ -225,8 +225,8 @@ func TestMixedGroupSections(t *testing.T) {
 	require.Positive(t, firing)
 	require.Greater(t, resolved, firing, "firing first")
 	require.Greater(t, strings.Index(body, "api-0 is crash looping"), resolved, "the resolved alert under 已恢复")
-	require.Contains(t, body, "恢复 2026-11-22 10:07:34（持续 2秒）")
-	require.Equal(t, "触发中 · KubePodCrashLooping (2)", c.Header.Title.Content)
+	require.Contains(t, body, "恢复 2026-11-22 10:07:34 UTC+8（持续 2秒）")
+	require.Equal(t, "触发中 · warning · KubePodCrashLooping (2)", c.Header.Title.Content)
 }
 
 func TestMaxAlerts(t *testing.T) {
@@ -264,15 +264,17 @@ func TestViewButtons(t *testing.T) {
 		require.Equal(t, []string{"确认", "网页确认"}, labelsOf(c))
 	})
 
-	t.Run("grafana links, capped", func(t *testing.T) {
+	t.Run("grafana links, capped, in rows of three", func(t *testing.T) {
 		g, ok := loadGrafana(t, filepath.Join(sharedTestdata, "grafana", "docs-example-firing.json"))
 		require.True(t, ok)
-		g.Alerts[1].DashboardURL = "https://grafana.example.com/d/abc"
-		g.Alerts[1].PanelURL = "https://grafana.example.com/d/abc?viewPanel=2"
+		g.Alerts = g.Alerts[:1]
+		g.Alerts[0].DashboardURL = "https://grafana.example.com/d/abc"
+		g.Alerts[0].PanelURL = "https://grafana.example.com/d/abc?viewPanel=2"
 		c, err := r.Render(g, Input{})
 		require.NoError(t, err)
 		require.Equal(t, []string{"确认", "网页确认", "告警规则", "处理手册", "仪表盘", "静默", "面板"}, labelsOf(c))
-		require.Equal(t, "https://play.grafana.org/alerting/1afz29v7z/edit", buttons(c)[2].URL, "the first alert's rule")
+		require.Equal(t, []int{3, 3, 1}, rowSizes(c))
+		require.Equal(t, "https://play.grafana.org/alerting/1afz29v7z/edit", buttons(c)[2].URL)
 
 		g.Source = alert.SourceAlertmanager // now the Alertmanager link competes too
 		c, err = r.Render(g, Input{})
@@ -280,6 +282,48 @@ func TestViewButtons(t *testing.T) {
 		require.Len(t, buttons(c), maxButtons)
 		require.NotContains(t, labelsOf(c), "面板", "the last kind drops first")
 	})
+
+	// A Grafana group of several rules: each alert's rule and silence
+	// go with the alert, not the first alert's on a button for all.
+	t.Run("grafana group of several rules", func(t *testing.T) {
+		g, ok := loadGrafana(t, filepath.Join(sharedTestdata, "grafana", "docs-example-firing.json"))
+		require.True(t, ok)
+		c, err := r.Render(g, Input{})
+		require.NoError(t, err)
+		require.Equal(t, []string{"确认", "网页确认", "处理手册"}, labelsOf(c), "the runbook all alerts share stays a button")
+		body := c.Elements[0].Content
+		us1 := strings.Index(body, "zone us-1**")
+		eu1 := strings.Index(body, "zone eu-1**")
+		require.Positive(t, us1)
+		require.Greater(t, eu1, us1)
+		rule1 := strings.Index(body, "[告警规则](https://play.grafana.org/alerting/1afz29v7z/edit)")
+		rule2 := strings.Index(body, "[告警规则](https://play.grafana.org/alerting/d1rdpdv7k/edit)")
+		silence1 := strings.Index(body, "[静默](https://play.grafana.org/alerting/silence/new?alertmanager=grafana&matchers=alertname%3DT2")
+		silence2 := strings.Index(body, "[静默](https://play.grafana.org/alerting/silence/new?alertmanager=grafana&matchers=alertname%3DT1")
+		require.True(t, us1 < rule1 && rule1 < silence1 && silence1 < eu1, "the first alert's links under it")
+		require.True(t, eu1 < rule2 && rule2 < silence2, "the second alert's links under it")
+
+		// A user's label for a kind labels its per-alert links too, and
+		// an empty one hides them.
+		opts := testOptions()
+		opts.Files = []string{writeTemplate(t, `{{ define "mind.button.source" }}Rule{{ end }}{{ define "mind.button.silence" }}{{ "" }}{{ end }}`)}
+		r2, _ := newRenderer(t, opts)
+		c, err = r2.Render(g, Input{})
+		require.NoError(t, err)
+		body = c.Elements[0].Content
+		require.Contains(t, body, "[Rule](https://play.grafana.org/alerting/d1rdpdv7k/edit)")
+		require.NotContains(t, body, "silence/new")
+	})
+}
+
+func rowSizes(c *card.Card) []int {
+	var out []int
+	for _, e := range c.Elements {
+		if e.Tag == card.TagAction {
+			out = append(out, len(e.Actions))
+		}
+	}
+	return out
 }
 
 func TestAlertmanagerURL(t *testing.T) {
@@ -315,13 +359,13 @@ func TestTemplateSets(t *testing.T) {
 	g := groupFile(t, "am-0.25-firing.json")
 	c, err := r.Render(g, Input{Receiver: &config.Receiver{Name: "db", Template: "critical"}})
 	require.NoError(t, err)
-	require.Equal(t, "【严重】触发中 · HighCPU (1)", c.Header.Title.Content)
+	require.Equal(t, "【严重】触发中 · critical · HighCPU (1)", c.Header.Title.Content)
 	require.Contains(t, c.Elements[0].Content, "**CPU 高于 90%**", "the default body")
 	require.Equal(t, "我来处理", ackButton(t, c).Text.Content)
 
 	c, err = r.Render(g, Input{Receiver: &config.Receiver{Name: "db", Template: "quiet"}})
 	require.NoError(t, err)
-	require.Equal(t, "触发中 · HighCPU (1)", c.Header.Title.Content, "the default title")
+	require.Equal(t, "触发中 · critical · HighCPU (1)", c.Header.Title.Content, "the default title")
 	require.Equal(t, "1 条告警", c.Elements[0].Content)
 	require.Equal(t, "确认", ackButton(t, c).Text.Content)
 
@@ -352,7 +396,7 @@ now={{ now | fmtTime }} {{ "Hi" | toUpper }} {{ humanizeDuration 3600 }} {{ .Rec
 		"rest=namespace=payments, severity=warning, team=payments",
 		"api-1@10:07 since=1小时4分 api-2@10:07 since=1小时4分",
 		"3984ba60fe4077e1 f6b7d4a84fefd184 fb188447d791c9e6 omitted=0",
-		"now=2026-11-22 11:12:00 HI 1h 0m 0s db+oncall",
+		"now=2026-11-22 11:12:00 UTC+8 HI 1h 0m 0s db+oncall",
 	}, "\n"), c.Elements[0].Content)
 }
 
@@ -479,7 +523,7 @@ func TestLocation(t *testing.T) {
 	r, _ := newRenderer(t, opts)
 	c, err := r.Render(groupFile(t, "am-0.25-firing.json"), Input{})
 	require.NoError(t, err)
-	require.Contains(t, c.Elements[0].Content, "开始 2026-11-22 02:06:24")
+	require.Contains(t, c.Elements[0].Content, "开始 2026-11-22 02:06:24 UTC（")
 
 	opts.Location = nil
 	r, err = New(opts, nil, nil)
@@ -522,6 +566,35 @@ func BenchmarkRender(b *testing.B) {
 	require.NoError(b, err)
 	g := groupFile(b, "am-0.25-group-1.json")
 	in := Input{Receiver: &config.Receiver{Name: "db-oncall"}, NotificationID: "n-1"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Render(g, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// A Grafana group of several rules: per-alert links in the body.
+func BenchmarkRenderGrafanaRules(b *testing.B) {
+	r, err := New(testOptions(), prometheus.NewRegistry(), nil)
+	require.NoError(b, err)
+	g, ok := loadGrafana(b, filepath.Join(sharedTestdata, "grafana", "docs-example-firing.json"))
+	require.True(b, ok)
+	in := Input{Receiver: &config.Receiver{Name: "db-oncall"}, NotificationID: "n-1"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Render(g, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// 500 alerts of long text: the card lists fewer until it fits.
+func BenchmarkRenderHugeGroup(b *testing.B) {
+	r, err := New(testOptions(), prometheus.NewRegistry(), nil)
+	require.NoError(b, err)
+	g := hugeGroup(500)
+	in := Input{Receiver: &config.Receiver{Name: "all", MaxAlerts: 1000}, NotificationID: "n-1"}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := r.Render(g, in); err != nil {

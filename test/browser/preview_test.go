@@ -204,7 +204,7 @@ func TestPreviewInChromium(t *testing.T) {
 	run(chromedp.KeyEvent(adminToken), chromedp.KeyEvent(kb.Enter),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/ui/preview"]`)))
 	require.Equal(t, "", eval(`document.cookie`), "the session cookie is HttpOnly: scripts cannot read it")
-	require.Equal(t, "触发中 · HighCPU (1)", text(".mind-card .mc-title"))
+	require.Equal(t, "触发中 · critical · HighCPU (1)", text(".mind-card .mc-title"))
 
 	// Pick a captured payload, edit the title template, submit.
 	run(

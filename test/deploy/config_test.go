@@ -358,3 +358,36 @@ func TestConfigurationDocDefaults(t *testing.T) {
 		}
 	}
 }
+
+// README and CONFIGURATION.md say which keys a reload does not apply, and
+// say it as the code does: config.RestartKeys is the one list.
+func TestReloadDocsMatchRestartKeys(t *testing.T) {
+	const marker = "which the relay reads only at start:"
+	want := config.RestartKeysDoc()
+	for _, doc := range []string{"README.md", "CONFIGURATION.md"} {
+		b, err := os.ReadFile(repoPath(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		i := strings.Index(text, marker)
+		if i < 0 {
+			t.Errorf("%s: no sentence %q listing the keys a reload does not apply (%s)", doc, marker, strings.Join(want, ", "))
+			continue
+		}
+		sentence := text[i+len(marker):]
+		if j := regexp.MustCompile(`\.(\s|$)`).FindStringIndex(sentence); j != nil {
+			sentence = sentence[:j[0]]
+		}
+		var got []string
+		for _, m := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatch(sentence, -1) {
+			got = append(got, m[1])
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s lists %v as read only at start; config.RestartKeys says %v", doc, got, want)
+		}
+		if strings.Count(text, marker) != 1 {
+			t.Errorf("%s: say it once", doc)
+		}
+	}
+}

@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -40,38 +43,56 @@ func TestMindFaultsThenSuccess(t *testing.T) {
 	require.Empty(t, fake.Rejections())
 }
 
-// Bad credentials are permanent: one attempt, no retry storm, a dead
-// letter that says why, and a log line that says it plainly.
-func TestBadCredentialsDoNotStorm(t *testing.T) {
+// Bad credentials (a secret rotated in Mind but not in the relay) are a
+// fault of the relay's setup, not of the notification: one attempt, no
+// retry storm, no dead letter; readiness says why, a gauge is up, and a
+// reload with the right secret delivers what was held.
+func TestBadCredentialsPauseUntilReload(t *testing.T) {
 	fake := mindtest.NewServer(t)
 	relay := startRelay(t, fake, strings.Replace(baseConfig(""), "app_secret: "+mindtest.DefaultAppSecret, "app_secret: wrong-secret", 1))
-	code, body := post(t, relay.URL+"/webhook/alertmanager", readTestdata(t, "alertmanager/am-0.25-firing.json"),
+	get := func(path string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, relay.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+e2eAdminToken)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := get("/-/ready")
+	require.Equal(t, http.StatusOK, code, body)
+	code, body = post(t, relay.URL+"/webhook/alertmanager", readTestdata(t, "alertmanager/am-0.25-firing.json"),
 		map[string]string{"Authorization": "Bearer am-token-123"})
 	require.Equal(t, http.StatusOK, code, body)
 
 	require.Eventually(t, func() bool {
-		req, _ := http.NewRequest(http.MethodGet, relay.URL+"/api/v1/dlq", nil)
-		req.Header.Set("Authorization", "Bearer "+e2eAdminToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		var b strings.Builder
-		buf := make([]byte, 4096)
-		for {
-			n, err := resp.Body.Read(buf)
-			b.Write(buf[:n])
-			if err != nil {
-				break
-			}
-		}
-		return strings.Contains(b.String(), `"last_error":"mind: auth`)
-	}, 10*time.Second, 50*time.Millisecond, "dead-lettered with the reason")
+		code, body := get("/-/ready")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "paused") && strings.Contains(body, "mind.app_secret")
+	}, 10*time.Second, 50*time.Millisecond, "readiness names the pause and its cause")
+	_, metrics := get("/metrics")
+	require.Contains(t, metrics, `mind_relay_delivery_paused{reason="auth"} 1`)
 	time.Sleep(time.Second)
 	require.Equal(t, 1, fake.TotalAttempts(), "no retry storm")
 	require.Empty(t, fake.Messages())
+	_, dead := get("/api/v1/dlq")
+	require.NotContains(t, dead, "mind: auth", "held, not dead-lettered")
 	logs := relay.Logs.String()
-	require.Contains(t, logs, "auth")
+	require.Contains(t, logs, "delivery to Mind paused")
 	require.NotContains(t, logs, "wrong-secret", "the secret never reaches the log")
+
+	// The operator fixes the secret and reloads: what was held goes.
+	path := filepath.Join(relay.Dir, "relay.yaml")
+	cfg, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(cfg), "app_secret: wrong-secret", "app_secret: "+mindtest.DefaultAppSecret, 1)), 0o600))
+	resp, err := adminPost(relay.URL + "/-/reload")
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	_, err = fake.WaitForMessages(1, 10*time.Second)
+	require.NoError(t, err, "delivered after the reload")
+	code, body = get("/-/ready")
+	require.Equal(t, http.StatusOK, code, body)
+	_, metrics = get("/metrics")
+	require.Contains(t, metrics, `mind_relay_delivery_paused{reason="auth"} 0`)
 }

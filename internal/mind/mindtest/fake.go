@@ -207,7 +207,11 @@ func New(cfg Config) *Fake {
 }
 
 // Config returns the fake's configuration, defaults filled in.
-func (f *Fake) Config() Config { return f.cfg }
+func (f *Fake) Config() Config {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cfg
+}
 
 // Script queues faults for the next requests, one each, in order.
 func (f *Fake) Script(faults ...Fault) {
@@ -222,6 +226,15 @@ func (f *Fake) SetHook(h Hook) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.hook = h
+}
+
+// SetCredentials changes the app-id and app-secret the fake accepts from
+// now on, as a secret rotated on Mind's side would: a client still sending
+// the old ones is refused like any bad credentials.
+func (f *Fake) SetCredentials(appID, appSecret string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cfg.AppID, f.cfg.AppSecret = appID, appSecret
 }
 
 // SetDown makes every request fail with a reset connection, as if Mind
@@ -386,6 +399,9 @@ func (f *Fake) handle(w http.ResponseWriter, r *http.Request, body []byte, readE
 
 	// Mind's application checks.
 	appID, secret := r.Header.Get("app-id"), r.Header.Get("app-secret")
+	f.mu.Lock()
+	wantID, wantSecret := f.cfg.AppID, f.cfg.AppSecret
+	f.mu.Unlock()
 	switch {
 	case appID == "":
 		reject(appStatus(401), 401, "missing app-id header")
@@ -393,8 +409,8 @@ func (f *Fake) handle(w http.ResponseWriter, r *http.Request, body []byte, readE
 	case secret == "":
 		reject(appStatus(401), 401, "missing app-secret header")
 		return
-	case subtle.ConstantTimeCompare([]byte(appID), []byte(f.cfg.AppID)) != 1 ||
-		subtle.ConstantTimeCompare([]byte(secret), []byte(f.cfg.AppSecret)) != 1:
+	case subtle.ConstantTimeCompare([]byte(appID), []byte(wantID)) != 1 ||
+		subtle.ConstantTimeCompare([]byte(secret), []byte(wantSecret)) != 1:
 		reject(appStatus(401), 401, "invalid app-id or app-secret")
 		return
 	}

@@ -69,10 +69,11 @@ func (s *Server) Close() { s.HTTP.Close() }
 // ClientOptions returns options for a mind.Client talking to this server
 // with the right credentials.
 func (s *Server) ClientOptions() mind.ClientOptions {
+	cfg := s.Config()
 	return mind.ClientOptions{
 		BaseURL:    s.URL,
-		AppID:      s.cfg.AppID,
-		AppSecret:  s.cfg.AppSecret,
+		AppID:      cfg.AppID,
+		AppSecret:  cfg.AppSecret,
 		HTTPClient: s.HTTP.Client(),
 	}
 }
