@@ -447,8 +447,8 @@ func TestClientRetriesAreDeduped(t *testing.T) {
 
 			msgs, err := f.fake.WaitForMessages(1, time.Second)
 			require.NoError(t, err)
-			for _, f := range tc.faults {
-				if f.Delay > 0 {
+			for _, fault := range tc.faults {
+				if fault.Delay > 0 {
 					time.Sleep(600 * time.Millisecond) // let slow handlers finish
 					break
 				}
