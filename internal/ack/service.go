@@ -1,23 +1,20 @@
 // Package ack is the ack loop: on-call engineers acknowledge (and silence)
-// alert groups from the card, from the relay's ack page or with chat
+// incidents from the card, from the relay's ack page or with chat
 // commands, and the relay keeps the promise that makes acks safe.
 //
-// An ack is recorded for a group (alert.GroupID: one sender group as sent
-// to one relay receiver) and covers the alerts firing when it was given.
-// While it holds, repeat notifications render orange (AckFor); a firing
-// alert that joins the group, or a higher severity, clears it and the group
-// pages red again. It ends when the alerts resolve or someone withdraws it.
+// Everything it decides is an incident transition (package incident)
+// committed by the store together with the cards it asks for, under ids
+// derived from the incident and the change: a retry, a crash or a second
+// replica cannot send a card twice or lose a state change. It keeps no
+// state of its own.
 //
 // With ack.silence set, an ack also silences the acknowledged alerts at
-// their source. Alertmanager does not notify a resolution of silenced
-// alerts (alertmanager#226), so the silence is kept short and renewed while
-// the alerts fire, Run polls the source for them, and once they are gone
-// the relay sends the resolved card itself and expires the silence.
-//
-// Everything an ack sends (the confirmation card, the resolved card, the
-// answers to chat commands) goes through the durable queue. The state is
-// in the store (store.AckStore) and, for the webhook path, in memory:
-// AckFor never touches the store.
+// their source (package silence), at a URL from the config only.
+// Alertmanager does not notify a resolution of silenced alerts
+// (alertmanager#226), so the silence is kept short and renewed while the
+// alerts fire, Run polls the source for them, and once the evidence says
+// they are gone (incident.Poll) the relay sends the resolved card itself
+// and expires the silence.
 package ack
 
 import (
@@ -25,93 +22,89 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/http"
-	"sync"
-	"sync/atomic"
+	"slices"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mindoffice/mind-relay/internal/alert"
 	"github.com/mindoffice/mind-relay/internal/card"
+	"github.com/mindoffice/mind-relay/internal/config"
+	"github.com/mindoffice/mind-relay/internal/incident"
 	"github.com/mindoffice/mind-relay/internal/mind"
 	"github.com/mindoffice/mind-relay/internal/relay"
 	"github.com/mindoffice/mind-relay/internal/render"
+	"github.com/mindoffice/mind-relay/internal/silence"
 	"github.com/mindoffice/mind-relay/internal/store"
 	"github.com/mindoffice/mind-relay/internal/token"
 )
 
-// Queue takes notifications for delivery (delivery.Queue).
+// Store is what the ack loop reads and changes (store.Store).
+type Store interface {
+	Get(ctx context.Context, id string) (store.Notification, error)
+	Incident(ctx context.Context, id string) (incident.Incident, error)
+	Incidents(ctx context.Context, q store.IncidentQuery) ([]incident.Incident, error)
+	UpdateIncident(ctx context.Context, id string, fn func(incident.Incident) (store.IncidentUpdate, error)) (incident.Incident, store.Changes, error)
+	Timeline(ctx context.Context, id string) ([]incident.Event, error)
+	PruneIncidents(ctx context.Context, before time.Time) (int, error)
+}
+
+// Queue takes notifications for delivery (delivery.Queue), and is woken
+// for those an incident change queued in its own transaction.
 type Queue interface {
 	Submit(ctx context.Context, ns []store.Notification) error
+	Wake()
 }
 
 // Options are the service's collaborators.
 type Options struct {
-	Store store.AckStore
+	Store Store
 	Queue Queue
-	// State is the relay's live state: config (secret, silence settings,
+	// Live is the relay's live state: config (secret, silence settings,
 	// receivers) and renderer.
-	State func() *relay.State
-	// HTTPClient calls the sources (default: its own client).
+	Live *relay.Live
+	// HTTPClient calls the sources (default: its own client, which
+	// follows no redirect).
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 	Now        func() time.Time
 }
 
 const (
-	// keepEnded is how long an ended ack stays in memory: long enough to
-	// drop the source's own resolved notification after the relay sent its
-	// resolved card.
-	keepEnded = 24 * time.Hour
-	// retention is how long ended acks and old snapshots stay in the store.
+	// retention is how long resolved incidents stay in the store.
 	retention = 7 * 24 * time.Hour
-	// listWindow is how far back `alerts` looks for firing groups.
+	// listWindow is how far back `alerts` looks for open incidents.
 	listWindow = 7 * 24 * time.Hour
 	// minLease is the shortest silence the source holds at a time.
 	minLease = 5 * time.Minute
 	// ChatReceiver is the receiver name of chat answers in the queue (a
 	// bounded metric label, never an open_id).
 	ChatReceiver = "mind-chat"
+	// ackStream is appended to a group's stream for its ack-state cards:
+	// in the group's own stream a confirmation would supersede a resolved
+	// card queued meanwhile.
+	ackStream = "/ack"
 )
 
 // Service is the ack loop. It is safe for concurrent use.
 type Service struct {
-	st     store.AckStore
+	st     Store
 	queue  Queue
-	state  func() *relay.State
+	live   *relay.Live
 	client *http.Client
 	log    *slog.Logger
 	now    func() time.Time
 	m      *metrics
-
-	mu   sync.Mutex                         // serialises changes to records
-	recs atomic.Pointer[map[string]*record] // copy on write; read by AckFor
-	wake chan struct{}
-	ends chan endRequest
-
-	seenMu sync.Mutex
-	seen   map[string]time.Time // message ids answered (Mind may resend an event)
+	wake   chan struct{}
 
 	lastPrune time.Time
 }
 
-type endRequest struct {
-	groupID string
-	at      time.Time // identifies the ack
-	state   string
-	reason  string
-}
-
-var _ relay.AckLookup = (*Service)(nil)
-
-// New loads the acks in force and returns the service; Run does the work
-// behind.
-func New(ctx context.Context, opts Options, reg prometheus.Registerer) (*Service, error) {
-	if opts.Store == nil || opts.Queue == nil || opts.State == nil {
-		return nil, errors.New("ack: store, queue and state are required")
+// New returns the service; Run does the work behind.
+func New(opts Options, reg prometheus.Registerer) (*Service, error) {
+	if opts.Store == nil || opts.Queue == nil || opts.Live == nil {
+		return nil, errors.New("ack: store, queue and live state are required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -123,62 +116,18 @@ func New(ctx context.Context, opts Options, reg prometheus.Registerer) (*Service
 		opts.HTTPClient = &http.Client{
 			Transport: http.DefaultTransport.(*http.Transport).Clone(),
 			// A source that redirects is not followed: credentials and
-			// silences go to the host the config or payload named, no other.
+			// silences go to the host the config named, no other.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	s := &Service{
-		st:     opts.Store,
-		queue:  opts.Queue,
-		state:  opts.State,
-		client: opts.HTTPClient,
-		log:    opts.Logger.With("component", "ack"),
-		now:    opts.Now,
-		m:      newMetrics(reg),
-		wake:   make(chan struct{}, 1),
-		ends:   make(chan endRequest, 1024),
-		seen:   map[string]time.Time{},
-	}
-	ars, err := s.st.Acks(ctx, s.now().Add(-keepEnded))
-	if err != nil {
-		return nil, fmt.Errorf("ack: load: %w", err)
-	}
-	recs := make(map[string]*record, len(ars))
-	for _, ar := range ars {
-		r, err := decodeRecord(ar)
-		if err != nil {
-			s.log.Error("unreadable ack record skipped", "group_id", ar.GroupID, "err", err)
-			continue
-		}
-		recs[r.GroupID] = r
-	}
-	s.recs.Store(&recs)
-	return s, nil
+	return &Service{
+		st: opts.Store, queue: opts.Queue, live: opts.Live, client: opts.HTTPClient,
+		log: opts.Logger.With("component", "ack"), now: opts.Now, m: newMetrics(reg),
+		wake: make(chan struct{}, 1),
+	}, nil
 }
 
-func (s *Service) get(groupID string) *record { return (*s.recs.Load())[groupID] }
-
-// put replaces a record in memory; callers hold s.mu.
-func (s *Service) put(r *record) {
-	next := maps.Clone(*s.recs.Load())
-	next[r.GroupID] = r
-	s.recs.Store(&next)
-}
-
-// save writes r durably, then makes it the record in memory; callers hold
-// s.mu.
-func (s *Service) save(ctx context.Context, r *record) error {
-	ar, err := r.encode()
-	if err != nil {
-		return err
-	}
-	ar.UpdatedAt = s.now()
-	if err := s.st.PutAck(ctx, ar); err != nil {
-		return err
-	}
-	s.put(r)
-	return nil
-}
+func (s *Service) cfg() *config.Config { return s.live.Load().Config }
 
 func (s *Service) poke() {
 	select {
@@ -187,365 +136,263 @@ func (s *Service) poke() {
 	}
 }
 
-// Snapshot implements relay.AckLookup. With acks off (no ack.secret)
-// there is nothing to act on later, and nothing is kept.
-func (s *Service) KeepsSnapshots() bool {
-	return s.state().Config.Ack.Enabled()
+// Outcome is what an ack or unack did.
+type Outcome struct {
+	Result   string
+	Incident *incident.Incident  // after it, when known
+	Card     *store.Notification // the card acted on (or the incident's latest)
 }
 
-// AckFor implements relay.AckLookup from memory: the webhook path never
-// waits for the store. An ack that the group's new state ends (a new
-// alert, a higher severity, all resolved) is ended behind, by Run.
-func (s *Service) AckFor(_ context.Context, groupID string, g *alert.Group) (*render.AckInfo, error) {
-	r := s.get(groupID)
-	if r == nil {
-		return nil, nil
-	}
-	if r.active() {
-		switch v := judge(r, g); v {
-		case keep:
-			return r.info(), nil
-		case allResolved:
-			s.requestEnd(endRequest{groupID, r.At, stateResolved, v.String()})
-			return r.info(), nil
-		default:
-			s.requestEnd(endRequest{groupID, r.At, stateCleared, v.String()})
-			return nil, nil
-		}
-	}
-	if r.State == stateResolved && judge(r, g) == allResolved && subset(fingerprints(g.Alerts), r.Fingerprints) {
-		if r.ResolvedSent && s.now().Sub(r.EndedAt) < keepEnded {
-			return nil, relay.ErrSkip // the relay sent this resolution already
-		}
-		return r.info(), nil
-	}
-	return nil, nil
-}
-
-func subset(a, b []string) bool {
-	for _, x := range a {
-		found := false
-		for _, y := range b {
-			if x == y {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
-
-func (s *Service) requestEnd(e endRequest) {
-	select {
-	case s.ends <- e:
-	default:
-		// Full: the next notification of the group asks again.
-	}
-}
-
-// who acknowledges.
-type who struct {
-	Name   string
-	OpenID string
-	Via    string // card, web, chat
-}
-
-// outcome is what an ack or unack did.
-type outcome struct {
-	Result string
-	Rec    *record   // the group's record after it, if any
-	Snap   *snapshot // the group, if known
-}
-
-// loadSnapshot returns the group's snapshot, or nil when there is none.
-func (s *Service) loadSnapshot(ctx context.Context, groupID string) (*snapshot, error) {
-	sn, err := s.st.Snapshot(ctx, groupID)
-	if errors.Is(err, store.ErrNoSnapshot) {
-		return nil, nil
+// card reads a queued card: its group, its alerts and its incident.
+func (s *Service) card(ctx context.Context, id string) (*store.Notification, *relay.GroupData, error) {
+	n, err := s.st.Get(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return decodeSnapshot(sn)
+	d, err := relay.DecodeGroup(n.Group)
+	if err != nil {
+		return nil, nil, fmt.Errorf("card %s: %w", id, err)
+	}
+	return &n, d, nil
 }
 
-// ack acknowledges the group's firing alerts. silenceFor > 0 asks for a
-// silence of that length whatever ack.silence says (the chat command).
-func (s *Service) ack(ctx context.Context, groupID string, w who, silenceFor time.Duration) (outcome, error) {
-	snap, err := s.loadSnapshot(ctx, groupID)
+// silenceAsk is the silence an ack asks for, given ack.silence (or a chat
+// command's length) and where the group's payload said it came from.
+func (s *Service) silenceAsk(inc *incident.Incident, g *alert.Group, d time.Duration) *incident.SilenceAsk {
+	sc := s.cfg().Ack.Silence
+	if sc == nil && d <= 0 {
+		return nil
+	}
+	if d <= 0 {
+		d = sc.Duration.D()
+	}
+	kind := silence.KindAlertmanager
+	if inc.Source == string(alert.SourceGrafana) {
+		kind = silence.KindGrafana
+	}
+	t, why, ok := silence.NewPolicy(sc).Resolve(kind, g.ExternalURL)
+	if !ok {
+		return &incident.SilenceAsk{Kind: kind, For: d, Refused: why}
+	}
+	return &incident.SilenceAsk{Kind: kind, Root: t.Root, For: d}
+}
+
+// Ack acknowledges, of the alerts the card shown showed, those still
+// firing in its incident. silenceFor > 0 asks for a silence of that
+// length whatever ack.silence says (the chat command).
+func (s *Service) Ack(ctx context.Context, shown string, w incident.Who, silenceFor time.Duration) (Outcome, error) {
+	n, d, err := s.card(ctx, shown)
 	if err != nil {
 		s.m.acks.WithLabelValues(ResultError).Inc()
-		return outcome{Result: ResultError}, err
+		return Outcome{Result: ResultError}, err
 	}
-	if snap == nil {
+	if n == nil || n.IncidentID == "" {
 		s.m.acks.WithLabelValues(ResultUnknownGroup).Inc()
-		return outcome{Result: ResultUnknownGroup}, nil
+		return Outcome{Result: ResultUnknownGroup}, nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := s.now()
-	cur := s.get(groupID)
-	firing := snap.Group.Alerts.Firing()
-	if len(firing) == 0 {
-		s.m.acks.WithLabelValues(ResultResolved).Inc()
-		return outcome{Result: ResultResolved, Rec: cur, Snap: snap}, nil
-	}
-	if cur != nil && cur.active() && judge(cur, snap.Group) == keep {
-		if silenceFor <= 0 {
-			s.m.acks.WithLabelValues(ResultAlreadyAcked).Inc()
-			return outcome{Result: ResultAlreadyAcked, Rec: cur, Snap: snap}, nil
+	var result string
+	inc, ch, err := s.change(ctx, n.IncidentID, func(cur incident.Incident) incident.Change {
+		c := incident.Acknowledge(&cur, n.Alerts, w, now, s.silenceAsk(&cur, d.Group, silenceFor), silenceFor > 0)
+		result = c.Result
+		if c.Result != incident.ResultAcked && c.Result != incident.ResultAlreadyAcked || len(c.Events) == 0 {
+			return incident.Change{} // nothing changes
 		}
-		// `silence` on an acknowledged group: (re)silence for the new
-		// length.
-		r := cur.clone()
-		if r.Silence == nil {
-			r.Silence = &silenceState{}
-		}
-		r.Silence.For, r.Silence.Until, r.Silence.Error, r.Silence.Done = silenceFor, now.Add(silenceFor), "", false
-		if len(r.Silence.IDs) == 0 {
-			r.addJob(jobSilence)
-		}
-		r.addJob(jobConfirm)
-		if err := s.save(ctx, r); err != nil {
-			s.m.acks.WithLabelValues(ResultError).Inc()
-			return outcome{Result: ResultError}, err
-		}
-		s.poke()
-		s.m.acks.WithLabelValues(ResultAlreadyAcked).Inc()
-		return outcome{Result: ResultAlreadyAcked, Rec: r, Snap: snap}, nil
-	}
-
-	sev, rank := maxSeverity(firing)
-	r := &record{
-		GroupID:      groupID,
-		Receiver:     snap.Receiver,
-		Source:       snap.Source,
-		State:        stateAcked,
-		Fingerprints: fingerprints(firing),
-		Severity:     sev,
-		SeverityRank: rank,
-		By:           w.Name,
-		ByOpenID:     w.OpenID,
-		Via:          w.Via,
-		At:           now,
-	}
-	for _, a := range firing {
-		if !a.StartsAt.IsZero() && (r.StartedAt.IsZero() || a.StartsAt.Before(r.StartedAt)) {
-			r.StartedAt = a.StartsAt
-		}
-	}
-	if sc := s.state().Config.Ack.Silence; sc != nil {
-		d := silenceFor
-		if d <= 0 {
-			d = sc.Duration.D()
-		}
-		r.Silence = &silenceState{For: d, Until: now.Add(d)}
-		r.addJob(jobSilence)
-	}
-	if cur != nil && cur.silenced() {
-		// The ack this one replaces left a silence behind: expire it
-		// before making the new one.
-		r.Jobs = append([]string{jobExpire}, r.Jobs...)
-		old := *cur.Silence
-		if r.Silence == nil {
-			r.Silence = &silenceState{}
-		}
-		r.Silence.Kind, r.Silence.Root, r.Silence.IDs = old.Kind, old.Root, old.IDs
-	}
-	r.addJob(jobConfirm)
-	if err := s.save(ctx, r); err != nil {
-		s.m.acks.WithLabelValues(ResultError).Inc()
-		return outcome{Result: ResultError}, err
-	}
-	s.poke()
-	s.m.acks.WithLabelValues(ResultAcked).Inc()
-	if !r.StartedAt.IsZero() {
-		s.m.timeToAck.Observe(max(now.Sub(r.StartedAt).Seconds(), 0))
-	}
-	s.log.Info("group acknowledged", "group_id", groupID, "receiver", r.Receiver, "by", w.Name, "via", w.Via,
-		"alerts", len(r.Fingerprints), "silence", r.Silence != nil)
-	return outcome{Result: ResultAcked, Rec: r, Snap: snap}, nil
-}
-
-// unack withdraws the group's ack: its silence is expired and the group's
-// card goes out again, red.
-func (s *Service) unack(ctx context.Context, groupID string, w who) (outcome, error) {
-	snap, err := s.loadSnapshot(ctx, groupID)
-	if err != nil {
-		s.m.acks.WithLabelValues(ResultError).Inc()
-		return outcome{Result: ResultError}, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur := s.get(groupID)
-	if cur == nil || !cur.active() {
-		if snap == nil {
-			s.m.acks.WithLabelValues(ResultUnknownGroup).Inc()
-			return outcome{Result: ResultUnknownGroup}, nil
-		}
-		s.m.acks.WithLabelValues(ResultNotAcked).Inc()
-		return outcome{Result: ResultNotAcked, Rec: cur, Snap: snap}, nil
-	}
-	r := s.ended(cur, stateUnacked, "unack")
-	r.EndedBy = w.Name
-	if snap != nil && len(snap.Group.Alerts.Firing()) > 0 {
-		r.addJob(jobRepage)
-	}
-	if err := s.save(ctx, r); err != nil {
-		s.m.acks.WithLabelValues(ResultError).Inc()
-		return outcome{Result: ResultError}, err
-	}
-	s.poke()
-	s.m.acks.WithLabelValues(ResultUnacked).Inc()
-	s.log.Info("acknowledgement withdrawn", "group_id", groupID, "by", w.Name, "via", w.Via)
-	return outcome{Result: ResultUnacked, Rec: r, Snap: snap}, nil
-}
-
-// ended returns a copy of r ended in state for reason: what it still owed
-// is dropped, and its silence is to be expired.
-func (s *Service) ended(r *record, state, reason string) *record {
-	c := r.clone()
-	c.State, c.EndedAt, c.EndReason = state, s.now(), reason
-	c.doneJob(jobSilence)
-	c.doneJob(jobConfirm)
-	if c.silenced() {
-		c.addJob(jobExpire)
-	}
-	return c
-}
-
-// endAck ends the ack a webhook found ended (AckFor), unless it changed
-// meanwhile.
-func (s *Service) endAck(ctx context.Context, e endRequest) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur := s.get(e.groupID)
-	if cur == nil || !cur.active() || !cur.At.Equal(e.at) {
-		return
-	}
-	r := s.ended(cur, e.state, e.reason)
-	if err := s.save(ctx, r); err != nil {
-		s.log.Error("cannot end acknowledgement; the next notification tries again", "group_id", e.groupID, "err", err)
-		return
-	}
-	s.log.Info("acknowledgement ended", "group_id", e.groupID, "reason", e.reason)
-}
-
-// render builds the card of g for snap's receiver.
-func (s *Service) render(snap *snapshot, g *alert.Group, info *render.AckInfo, notificationID string) (*card.Card, error) {
-	st := s.state()
-	return st.Renderer.Render(g, render.Input{
-		Receiver:       snap.receiver(st.Config),
-		GroupID:        snap.GroupID,
-		NotificationID: notificationID,
-		Ack:            info,
+		return c
 	})
-}
-
-// queueCard sends g's card to the group's receiver through the queue, in
-// the group's stream. withSnapshot makes g the group's snapshot too.
-func (s *Service) queueCard(ctx context.Context, snap *snapshot, g *alert.Group, info *render.AckInfo, withSnapshot bool) error {
-	id := uuid.NewString()
-	if !withSnapshot {
-		return s.queueAckCard(ctx, snap, g, info, id)
-	}
-	c, err := s.render(snap, g, info, id)
 	if err != nil {
-		return err
+		s.m.acks.WithLabelValues(ResultError).Inc()
+		return Outcome{Result: ResultError}, err
 	}
-	content, err := c.JSON()
-	if err != nil {
-		return err
-	}
-	rc := snap.receiver(s.state().Config)
-	req, err := mind.NewCardRequest(id, rc.OpenIDs, rc.AllSubscribers, content)
-	if err != nil {
-		return err
-	}
-	n := store.Notification{
-		ID: id, GroupID: snap.GroupID, Receiver: snap.Receiver, Source: snap.Source,
-		Status: statusOf(g), Request: req, CreatedAt: s.now(),
-	}
-	if n.Snapshot, err = relay.EncodeGroup(g, rc); err != nil {
-		return err
-	}
-	return s.queue.Submit(ctx, []store.Notification{n})
-}
-
-// queueAckCard queues a card that only reports the ack state: the
-// confirmation (info set) or the group paging again after an unack. It
-// goes in a stream of its own (relay.AckStream): in the group's stream it
-// would supersede a resolved notification that came in meanwhile. It is
-// rendered when it is sent (AckCard decides how, or to skip it), so that
-// once the group has moved on — resolved, acked again, unacked — it never
-// tells an older story after the group's own cards.
-func (s *Service) queueAckCard(ctx context.Context, snap *snapshot, g *alert.Group, info *render.AckInfo, id string) error {
-	rc := snap.receiver(s.state().Config)
-	endpoint, err := mind.CardEndpoint(rc.OpenIDs, rc.AllSubscribers)
-	if err != nil {
-		return err
-	}
-	data, err := relay.EncodeGroup(g, rc)
-	if err != nil {
-		return err
-	}
-	kind := relay.AckCardRepage
-	if info != nil {
-		kind = relay.AckCardConfirm
-	}
-	return s.queue.Submit(ctx, []store.Notification{{
-		ID: id, GroupID: snap.GroupID + relay.AckStream, Receiver: snap.Receiver, Source: snap.Source,
-		Status: kind, Request: mind.Request{Endpoint: endpoint, RequestID: id}, Group: data, CreatedAt: s.now(),
-	}})
-}
-
-// AckCard implements relay.AckLookup for ack-state cards at send time. A
-// confirmation goes out only while the group is still acknowledged and
-// firing, with the ack as it is now; a repage only while the group fires
-// and nobody has acknowledged it again.
-func (s *Service) AckCard(ctx context.Context, groupID, kind string) (*render.AckInfo, bool) {
-	r := s.get(groupID)
-	firing := true // when the store cannot say, the ack record decides alone
-	if snap, err := s.loadSnapshot(ctx, groupID); err != nil {
-		s.log.Warn("reading the group's snapshot for an ack-state card failed", "group_id", groupID, "err", err)
-	} else {
-		firing = snap != nil && len(snap.Group.Alerts.Firing()) > 0
-	}
-	switch kind {
-	case relay.AckCardConfirm:
-		if r == nil || !r.active() || !firing {
-			return nil, true
+	s.after(ch)
+	s.m.acks.WithLabelValues(result).Inc()
+	if result == incident.ResultAcked {
+		if first := earliest(inc.Ack.Alerts); !first.IsZero() {
+			s.m.timeToAck.Observe(max(now.Sub(first).Seconds(), 0))
 		}
-		return r.info(), false
-	case relay.AckCardRepage:
-		if (r != nil && r.active()) || !firing {
-			return nil, true
-		}
-		return nil, false
-	default:
-		return nil, true
+		s.log.Info("incident acknowledged", "incident", inc.ID, "group_id", inc.GroupID, "receiver", inc.Receiver,
+			"by", w.Name, "via", w.Via, "alerts", len(inc.Ack.Alerts), "state", inc.State)
 	}
+	return Outcome{Result: result, Incident: &inc, Card: n}, nil
 }
 
-func statusOf(g *alert.Group) string {
-	if len(g.Alerts.Firing()) > 0 {
-		return alert.StatusFiring
+func earliest(as []incident.AlertRef) time.Time {
+	var t time.Time
+	for _, a := range as {
+		if !a.StartsAt.IsZero() && (t.IsZero() || a.StartsAt.Before(t)) {
+			t = a.StartsAt
+		}
 	}
-	return alert.StatusResolved
+	return t
+}
+
+// Unack withdraws the ack of the card's incident.
+func (s *Service) Unack(ctx context.Context, shown string, w incident.Who) (Outcome, error) {
+	n, _, err := s.card(ctx, shown)
+	if err != nil {
+		s.m.acks.WithLabelValues(ResultError).Inc()
+		return Outcome{Result: ResultError}, err
+	}
+	if n == nil || n.IncidentID == "" {
+		s.m.acks.WithLabelValues(ResultUnknownGroup).Inc()
+		return Outcome{Result: ResultUnknownGroup}, nil
+	}
+	var result string
+	inc, ch, err := s.change(ctx, n.IncidentID, func(cur incident.Incident) incident.Change {
+		c := incident.Unacknowledge(&cur, w, s.now())
+		result = c.Result
+		if c.Result != incident.ResultUnacked {
+			return incident.Change{}
+		}
+		return c
+	})
+	if err != nil {
+		s.m.acks.WithLabelValues(ResultError).Inc()
+		return Outcome{Result: ResultError}, err
+	}
+	s.after(ch)
+	s.m.acks.WithLabelValues(result).Inc()
+	if result == incident.ResultUnacked {
+		s.log.Info("acknowledgement withdrawn", "incident", inc.ID, "by", w.Name, "via", w.Via)
+	}
+	return Outcome{Result: result, Incident: &inc, Card: n}, nil
+}
+
+// after wakes the queue for cards a change queued and the worker for
+// silences it wants.
+func (s *Service) after(ch store.Changes) {
+	if ch.Count > 0 {
+		s.queue.Wake()
+	}
+	s.poke()
+}
+
+// errStale: the incident's latest card changed between its read and the
+// transaction; the change is computed again.
+var errStale = errors.New("the incident changed meanwhile")
+
+// change commits fn's change of an incident together with the cards it
+// asks for. The incident's latest card (the group those cards show) is
+// read before the transaction, which holds no I/O but the store's own; if
+// another card came meanwhile, it starts again.
+func (s *Service) change(ctx context.Context, id string, fn func(cur incident.Incident) incident.Change) (incident.Incident, store.Changes, error) {
+	for range 5 {
+		inc, err := s.st.Incident(ctx, id)
+		if err != nil {
+			return incident.Incident{}, store.Changes{}, err
+		}
+		last, d, err := s.card(ctx, inc.LastCard)
+		if err != nil {
+			return incident.Incident{}, store.Changes{}, err
+		}
+		after, ch, err := s.st.UpdateIncident(ctx, id, func(cur incident.Incident) (store.IncidentUpdate, error) {
+			if cur.LastCard != inc.LastCard {
+				return store.IncidentUpdate{}, errStale
+			}
+			c := fn(cur)
+			if c.Next == nil {
+				return store.IncidentUpdate{}, nil
+			}
+			ns, err := s.cards(c.Next, c.Cards, cur.Version, last, d)
+			return store.IncidentUpdate{Change: c, Enqueue: ns}, err
+		})
+		if errors.Is(err, errStale) {
+			continue
+		}
+		return after, ch, err
+	}
+	return incident.Incident{}, store.Changes{}, fmt.Errorf("incident %s: %w five times", id, errStale)
+}
+
+// cards are the notifications a change of inc (at version v) asks for,
+// showing the group of its latest card, under ids derived from the
+// incident, the kind and the version: the same change committed twice
+// queues them once.
+func (s *Service) cards(inc *incident.Incident, kinds []incident.Card, v int64, last *store.Notification, d *relay.GroupData) ([]store.Notification, error) {
+	if len(kinds) == 0 {
+		return nil, nil
+	}
+	if last == nil {
+		return nil, fmt.Errorf("incident %s: its latest card %s is gone", inc.ID, inc.LastCard)
+	}
+	var out []store.Notification
+	for _, k := range kinds {
+		id := incident.SideEffectID(inc.ID, string(k), int(v))
+		n := store.Notification{
+			ID: id, GroupID: inc.GroupID + ackStream, Receiver: inc.Receiver, Source: inc.Source, Status: string(k),
+			IncidentID: inc.ID, Alerts: last.Alerts, Group: last.Group,
+			Request: mind.Request{Endpoint: last.Request.Endpoint, RequestID: id}, CreatedAt: s.now(),
+		}
+		switch k {
+		case incident.CardConfirm:
+			n.Kind = store.KindAckConfirm
+		case incident.CardRepage:
+			n.Kind = store.KindAckRepage
+		case incident.CardResolved:
+			g, refs := resolvedGroup(d.Group, inc, s.now())
+			data, err := relay.EncodeGroup(g, &config.Receiver{OpenIDs: d.OpenIDs, AllSubscribers: d.AllSubscribers})
+			if err != nil {
+				return nil, err
+			}
+			// In the group's own stream: it supersedes older cards of the
+			// group still queued.
+			n.GroupID, n.Kind, n.Status, n.Group, n.Alerts = inc.GroupID, store.KindGroup, alert.StatusResolved, data, refs
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// resolvedGroup is the group of the relay's resolved card: the
+// acknowledged alerts, resolved by now.
+func resolvedGroup(g *alert.Group, inc *incident.Incident, now time.Time) (*alert.Group, []incident.AlertRef) {
+	r := *g
+	r.Status = alert.StatusResolved
+	r.Alerts = nil
+	for _, a := range g.Alerts {
+		if !acked(inc, a) {
+			continue
+		}
+		a.Status = alert.StatusResolved
+		if a.EndsAt.IsZero() || a.EndsAt.After(now) {
+			a.EndsAt = now // the source no longer lists it: resolved by now
+		}
+		r.Alerts = append(r.Alerts, a)
+	}
+	return &r, incident.Refs(r.Alerts)
+}
+
+// acked reports whether the incident's ack covers a.
+func acked(inc *incident.Incident, a alert.Alert) bool {
+	if inc.Ack == nil {
+		return false
+	}
+	ref := incident.Refs(alert.Alerts{a})[0]
+	return slices.ContainsFunc(inc.Ack.Alerts, ref.Same)
+}
+
+// render builds a card of group d for its incident.
+func (s *Service) render(n *store.Notification, d *relay.GroupData, inc *incident.Incident) (*card.Card, error) {
+	st := s.live.Load()
+	rc := d.Receiver(st.Config, n.Receiver)
+	c, err := st.Renderer.Render(d.Group, render.Input{
+		Receiver: rc, GroupID: inc.GroupID, NotificationID: n.ID, Ack: relay.AckInfo(inc, n.Alerts),
+	})
+	return c, err
 }
 
 // secret is the live ack secret.
-func (s *Service) secret() []byte { return []byte(s.state().Config.Ack.Secret.Value()) }
+func (s *Service) secret() []byte { return []byte(s.cfg().Ack.Secret.Value()) }
 
 // verify checks an ack token; result is the acks_total result of a bad one.
 func (s *Service) verify(tok string) (token.Claims, string, error) {
 	c, err := token.Verify(s.secret(), tok, s.now())
 	switch {
-	case err == nil && c.GroupID == "":
-		return c, ResultInvalidToken, errors.New("token names no group")
+	case err == nil && c.NotificationID == "":
+		return c, ResultInvalidToken, errors.New("token names no card")
 	case errors.Is(err, token.ErrExpired):
 		return c, ResultExpiredToken, err
 	case err != nil:
@@ -554,8 +401,8 @@ func (s *Service) verify(tok string) (token.Claims, string, error) {
 	return c, "", nil
 }
 
-// groupName is what the group is about, for chat answers and the page.
-func groupName(g *alert.Group) string {
+// GroupName is what the group is about, for chat answers and the page.
+func GroupName(g *alert.Group) string {
 	if n := g.CommonLabels["alertname"]; n != "" {
 		return n
 	}
@@ -573,6 +420,6 @@ func groupName(g *alert.Group) string {
 // lease is how long a silence holds at the source before the relay renews
 // it: a relay that is gone cannot hide alerts for longer.
 func (s *Service) lease(d time.Duration) time.Duration {
-	l := max(minLease, 3*s.state().Config.Ack.PollInterval.D())
+	l := max(minLease, 3*s.cfg().Ack.PollInterval.D())
 	return min(l, d)
 }

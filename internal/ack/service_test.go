@@ -8,75 +8,81 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mindoffice/mind-relay/internal/alert"
 	"github.com/mindoffice/mind-relay/internal/config"
 	"github.com/mindoffice/mind-relay/internal/delivery"
+	"github.com/mindoffice/mind-relay/internal/incident"
 	"github.com/mindoffice/mind-relay/internal/mind"
 	"github.com/mindoffice/mind-relay/internal/payload"
 	"github.com/mindoffice/mind-relay/internal/relay"
 	"github.com/mindoffice/mind-relay/internal/render"
+	"github.com/mindoffice/mind-relay/internal/silence"
 	"github.com/mindoffice/mind-relay/internal/store"
 )
 
-// fakeQueue enqueues into the real store (so snapshots are kept as in
-// production) and remembers what it was given. A notification queued to be
-// rendered at send time is "sent" at once: rendered with prepare (the
-// relay's), and left out when that says the ack loop sent it already.
-type fakeQueue struct {
-	st      store.Store
-	prepare func(context.Context, store.Notification) (mind.Request, error)
-	mu      sync.Mutex
-	ns      []store.Notification
+// queue enqueues into the real store, as delivery.Queue does.
+type queue struct {
+	st    store.Store
+	wakes atomic.Int64
+	last  []string // ids the last Submit queued
 }
 
-func (q *fakeQueue) Submit(ctx context.Context, ns []store.Notification) error {
-	q.mu.Lock()
+func (q *queue) Submit(ctx context.Context, ns []store.Notification) error {
+	ch, err := q.st.Enqueue(ctx, ns)
+	q.last = nil
 	for _, n := range ns {
-		if len(n.Request.Body) == 0 && q.prepare != nil {
-			req, err := q.prepare(ctx, n)
-			if errors.Is(err, delivery.ErrSkip) {
-				continue
-			}
-			if err != nil {
-				q.mu.Unlock()
-				return err
-			}
-			n.Request = req
+		if !slices.ContainsFunc(ch.Skipped, func(r store.Ref) bool { return r.ID == n.ID }) {
+			q.last = append(q.last, n.ID)
 		}
-		q.ns = append(q.ns, n)
 	}
-	q.mu.Unlock()
-	_, err := q.st.Enqueue(ctx, ns)
 	return err
 }
 
-func (q *fakeQueue) cards(t *testing.T) []string {
-	t.Helper()
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	var out []string
-	for _, n := range q.ns {
-		var body mind.RobotMessage
-		require.NoError(t, json.Unmarshal(n.Request.Body, &body))
-		out = append(out, body.Content)
-	}
-	return out
+func (q *queue) Wake() { q.wakes.Add(1) }
+
+// flaky fails the transaction of the nth UpdateIncident after its function
+// ran: a write that fails, or a shutdown, at the worst moment.
+type flaky struct {
+	store.Store
+	mu     sync.Mutex
+	failAt int
+	calls  int
+}
+
+var errDisk = errors.New("disk I/O error")
+
+func (f *flaky) UpdateIncident(ctx context.Context, id string, fn func(incident.Incident) (store.IncidentUpdate, error)) (incident.Incident, store.Changes, error) {
+	f.mu.Lock()
+	f.calls++
+	fail := f.calls == f.failAt
+	f.mu.Unlock()
+	return f.Store.UpdateIncident(ctx, id, func(cur incident.Incident) (store.IncidentUpdate, error) {
+		up, err := fn(cur)
+		if err == nil && fail {
+			return store.IncidentUpdate{}, errDisk // rolls back what fn decided
+		}
+		return up, err
+	})
 }
 
 type harness struct {
+	t     *testing.T
+	db    store.Store
+	fl    *flaky
+	q     *queue
 	svc   *Service
-	queue *fakeQueue
 	rl    *relay.Relay
-	reg   *prometheus.Registry
+	cards *relay.Cards
 	now   time.Time
 }
 
@@ -88,6 +94,7 @@ route: {receiver: oncall}
 receivers: [{name: oncall, open_ids: [ou_a, ou_b]}]
 ack:
   secret: test-ack-secret-0123456789
+  poll_interval: 1s
 `+ackYAML), t.TempDir())
 	require.NoError(t, err)
 	r, err := render.New(render.Options{Location: time.UTC, AckSecret: []byte(cfg.Ack.Secret.Value())}, nil, nil)
@@ -95,17 +102,16 @@ ack:
 	db, err := store.Open(context.Background(), store.Options{Path: filepath.Join(t.TempDir(), "relay.db")})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
-	as, _ := store.AcksOf(db)
-	h := &harness{queue: &fakeQueue{st: db}, reg: prometheus.NewRegistry(), now: time.Now()}
-	st := &relay.State{Config: cfg, Renderer: r}
-	h.svc, err = New(context.Background(), Options{Store: as, Queue: h.queue, State: func() *relay.State { return st }, Now: func() time.Time { return h.now }}, h.reg)
+	h := &harness{t: t, db: db, fl: &flaky{Store: db}, q: &queue{st: db}, now: time.Now()}
+	live := relay.NewLive(&relay.State{Config: cfg, Renderer: r})
+	h.svc, err = New(Options{Store: h.fl, Queue: h.q, Live: live, Now: func() time.Time { return h.now }}, prometheus.NewRegistry())
 	require.NoError(t, err)
-	h.rl = relay.New(st, relay.Options{Queue: h.queue, Acks: h.svc}, prometheus.NewRegistry())
-	h.queue.prepare = h.rl.Render
+	h.rl = relay.New(live, relay.Options{Queue: h.q}, prometheus.NewRegistry())
+	h.cards = relay.NewCards(live, db, nil, prometheus.NewRegistry())
 	return h
 }
 
-func payloadGroup(t *testing.T, file string) *alert.Group {
+func group(t *testing.T, file string) *alert.Group {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "alertmanager", file))
 	require.NoError(t, err)
@@ -114,259 +120,282 @@ func payloadGroup(t *testing.T, file string) *alert.Group {
 	return g
 }
 
-// accept sends g through the relay (AckFor, snapshot) and returns the
-// card's header colour.
-func (h *harness) accept(t *testing.T, g *alert.Group) string {
-	t.Helper()
-	n := len(h.queue.ns)
+// accept sends g through the relay and returns the id of its card, or ""
+// when the store skipped it.
+func (h *harness) accept(g *alert.Group) string {
+	h.t.Helper()
 	_, err := h.rl.Accept(context.Background(), g, "oncall")
-	require.NoError(t, err)
-	if len(h.queue.ns) == n {
-		return "skipped"
+	require.NoError(h.t, err)
+	if len(h.q.last) == 0 {
+		return ""
 	}
-	c := h.queue.cards(t)[len(h.queue.ns)-1]
-	for _, colour := range []string{"red", "orange", "green"} {
-		if strings.Contains(c, `"template":"`+colour+`"`) {
-			return colour
-		}
-	}
-	return "?"
+	return h.q.last[0]
 }
 
-func (h *harness) drainEnds() {
+// sent delivers everything queued, as the queue would (rendered now), and
+// returns the colours of the cards that went out, by kind.
+func (h *harness) sent() []string {
+	h.t.Helper()
+	ctx := context.Background()
+	var out []string
 	for {
-		select {
-		case e := <-h.svc.ends:
-			h.svc.endAck(context.Background(), e)
-		default:
-			return
+		ns, err := h.db.Claim(ctx, h.now.Add(time.Hour), 100)
+		require.NoError(h.t, err)
+		if len(ns) == 0 {
+			return out
 		}
+		var outs []store.Outcome
+		for _, n := range ns {
+			o := store.Outcome{ID: n.ID, State: store.StateDelivered, At: h.now, Attempts: 1}
+			if len(n.Request.Body) == 0 {
+				req, err := h.cards.Render(ctx, n)
+				switch {
+				case errors.Is(err, delivery.ErrSkip):
+					o.State, o.SupersededBy = store.StateSuperseded, delivery.SkippedMarker
+				case err != nil:
+					h.t.Fatalf("render %s: %v", n.ID, err)
+				default:
+					var body mind.RobotMessage
+					require.NoError(h.t, json.Unmarshal(req.Body, &body))
+					for _, c := range []string{"red", "orange", "green"} {
+						if strings.Contains(body.Content, `"template":"`+c+`"`) {
+							out = append(out, string(n.Kind)+":"+c)
+						}
+					}
+				}
+			}
+			outs = append(outs, o)
+		}
+		_, err = h.db.Complete(ctx, outs)
+		require.NoError(h.t, err)
 	}
 }
 
 func gid(g *alert.Group) string { return alert.GroupID(g.Source, g.Key(), "oncall") }
 
-func TestAckRules(t *testing.T) {
+var alice = incident.Who{Name: "Alice", OpenID: "ou_a", Via: incident.ViaCard}
+
+// Issue 11's bug 4: side effects are idempotent. A write that fails after
+// the decision leaves neither the state change nor its card; the retry
+// commits both, once; the same click again (Mind resends) adds nothing;
+// every id is derived from what it is about.
+func TestSideEffectsAreIdempotent(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t, "")
-	g := payloadGroup(t, "am-0.25-group-1.json") // three pods crash looping
-	id := gid(g)
-	require.Equal(t, "red", h.accept(t, g))
+	g := group(t, "am-0.25-firing.json")
+	card := h.accept(g)
+	require.Equal(t, []string{"group:red"}, h.sent())
 
-	alice := who{Name: "Alice", OpenID: "ou_a", Via: "card"}
-	out, err := h.svc.ack(ctx, id, alice, 0)
+	h.fl.failAt = h.fl.calls + 1
+	_, err := h.svc.Ack(ctx, card, alice, 0)
+	require.ErrorIs(t, err, errDisk)
+	require.Empty(t, h.sent(), "no confirmation without the ack")
+	inc, err := h.db.Incident(ctx, incident.ID(gid(g), 1))
+	require.NoError(t, err)
+	require.Equal(t, incident.Firing, inc.State, "no ack without its confirmation")
+
+	out, err := h.svc.Ack(ctx, card, alice, 0)
 	require.NoError(t, err)
 	require.Equal(t, ResultAcked, out.Result)
-	require.Len(t, out.Rec.Fingerprints, 3)
+	out, err = h.svc.Ack(ctx, card, incident.Who{Name: "Bob", Via: incident.ViaCard}, 0)
+	require.NoError(t, err)
+	require.Equal(t, ResultAlreadyAcked, out.Result)
+	require.Equal(t, "Alice", out.Incident.Ack.By)
+	require.Equal(t, []string{"ack-confirm:orange"}, h.sent(), "one confirmation")
+	confirm := incident.SideEffectID(inc.ID, string(incident.CardConfirm), int(inc.Version))
+	n, err := h.db.Get(ctx, confirm)
+	require.NoError(t, err, "the confirmation's id is derived from the incident and its change")
+	require.Equal(t, store.KindAckConfirm, n.Kind)
 
-	// Idempotent: a second click, or someone else's on an old card.
-	for _, w := range []who{alice, {Name: "Bob", OpenID: "ou_b", Via: "card"}} {
-		out, err = h.svc.ack(ctx, id, w, 0)
-		require.NoError(t, err)
-		require.Equal(t, ResultAlreadyAcked, out.Result)
-		require.Equal(t, "Alice", out.Rec.By)
+	// Enqueueing the same derived card again is harmless.
+	n.State, n.Seq = "", 0
+	ch, err := h.db.Enqueue(ctx, []store.Notification{n})
+	require.NoError(t, err)
+	require.Zero(t, ch.Count)
+	require.Equal(t, "orange", strings.TrimPrefix(h.colour(h.accept(g)), "group:"), "repeats render acknowledged")
+}
+
+func (h *harness) colour(id string) string {
+	h.t.Helper()
+	got := h.sent()
+	require.NotEmpty(h.t, got, id)
+	return got[len(got)-1]
+}
+
+// The relay's own resolution and its card commit together, once, whoever
+// polls (a retried round, a second replica); the source's late resolution
+// of the same occurrence is then not sent again.
+func TestRelayResolutionIsSentOnce(t *testing.T) {
+	ctx := context.Background()
+	am := newSource(t)
+	h := newHarness(t, "  silence: {duration: 1h, alertmanager_url: "+am.URL+"}\n")
+	g := group(t, "am-0.25-firing.json")
+	card := h.accept(g)
+	require.Equal(t, []string{"group:red"}, h.sent())
+	_, err := h.svc.Ack(ctx, card, alice, 0)
+	require.NoError(t, err)
+	require.Empty(t, h.sent(), "the confirmation waits for the silence")
+	h.svc.round(ctx, false)
+	require.Equal(t, []string{"ack-confirm:orange"}, h.sent(), "the confirmation once the silence is made")
+	inc, err := h.db.Incident(ctx, incident.ID(gid(g), 1))
+	require.NoError(t, err)
+	require.Len(t, inc.Silence.Live(), 1)
+
+	am.firing.Store(false)
+	var wg sync.WaitGroup
+	for range 3 { // three polls racing
+		wg.Add(1)
+		go func() { defer wg.Done(); h.svc.poll(ctx, inc, am.source(t)) }()
 	}
-	require.Equal(t, 1.0, testutil.ToFloat64(h.svc.m.acks.WithLabelValues(ResultAcked)))
-	require.Equal(t, 2.0, testutil.ToFloat64(h.svc.m.acks.WithLabelValues(ResultAlreadyAcked)))
-
-	// Repeat notifications of the same alerts: acknowledged (orange).
-	require.Equal(t, "orange", h.accept(t, g))
-	// One of them resolves, the others fire: still acknowledged.
-	g2 := payloadGroup(t, "am-0.25-group-2.json")
-	require.Equal(t, "orange", h.accept(t, g2))
-
-	// A new alert joins: the ack clears and the group pages red.
-	g3 := payloadGroup(t, "am-0.25-group-1.json")
-	extra := g3.Alerts[0]
-	extra.Labels = map[string]string{"alertname": "KubePodCrashLooping", "namespace": "payments", "pod": "api-9", "severity": "warning", "team": "payments"}
-	extra.Fingerprint = "0000000000000009"
-	g3.Alerts = append(g3.Alerts, extra)
-	require.Equal(t, "red", h.accept(t, g3))
-	h.drainEnds()
-	require.Equal(t, stateCleared, h.svc.get(id).State)
-	require.Equal(t, "new_alert", h.svc.get(id).EndReason)
-	require.Equal(t, "red", h.accept(t, g), "stays cleared")
-	require.Equal(t, "red", h.accept(t, g3))
-
-	// Ack again (the latest notification has 4 alerts), then unack: the group is red again and its
-	// card is sent again.
-	out, err = h.svc.ack(ctx, id, alice, 0)
+	wg.Wait()
+	h.svc.round(ctx, true)
+	h.svc.round(ctx, true)
+	require.Equal(t, []string{"group:green"}, h.sent(), "one resolved card")
+	inc, err = h.db.Incident(ctx, inc.ID)
 	require.NoError(t, err)
-	require.Equal(t, ResultAcked, out.Result)
-	require.Len(t, out.Rec.Fingerprints, 4)
-	out, err = h.svc.unack(ctx, id, who{Name: "Bob", Via: "chat"})
-	require.NoError(t, err)
-	require.Equal(t, ResultUnacked, out.Result)
-	require.Equal(t, "Bob", out.Rec.EndedBy)
-	require.Contains(t, out.Rec.Jobs, jobRepage)
-	out, err = h.svc.unack(ctx, id, alice)
-	require.NoError(t, err)
-	require.Equal(t, ResultNotAcked, out.Result)
-	h.svc.work(ctx)
-	require.Empty(t, h.svc.get(id).Jobs)
-	require.Equal(t, "red", h.accept(t, g3))
+	require.Equal(t, incident.Resolved, inc.State)
+	require.Equal(t, incident.ByRelay, inc.ResolvedBy)
+	h.svc.round(ctx, false)
+	require.Equal(t, int64(1), am.expired.Load(), "the silence expired")
 
-	// Unknown groups.
-	out, err = h.svc.ack(ctx, "ffffffffffffffff", alice, 0)
-	require.NoError(t, err)
-	require.Equal(t, ResultUnknownGroup, out.Result)
+	require.Empty(t, h.accept(group(t, "am-0.25-resolved.json")), "the source's resolution of the same occurrence is dropped")
+	require.Empty(t, h.sent())
 }
 
-// A resolved notification of an acknowledged group shows who acked it and
-// ends the ack; once the relay sent the resolved card itself, the
-// source's late one is dropped.
-func TestAckResolution(t *testing.T) {
+// A silence made for an ack withdrawn meanwhile is recorded, then expired:
+// never left behind, never forgotten.
+func TestSilenceOfWithdrawnAckIsExpired(t *testing.T) {
 	ctx := context.Background()
-	h := newHarness(t, "")
-	g := payloadGroup(t, "am-0.25-firing.json")
-	id := gid(g)
-	h.accept(t, g)
-	_, err := h.svc.ack(ctx, id, who{Name: "Alice", Via: "card"}, 0)
+	am := newSource(t)
+	h := newHarness(t, "  silence: {duration: 1h, alertmanager_url: "+am.URL+"}\n")
+	g := group(t, "am-0.25-firing.json")
+	card := h.accept(g)
+	require.Equal(t, []string{"group:red"}, h.sent())
+	out, err := h.svc.Ack(ctx, card, alice, 0)
 	require.NoError(t, err)
-
-	resolved := payloadGroup(t, "am-0.25-resolved.json")
-	require.Equal(t, "green", h.accept(t, resolved))
-	require.Contains(t, h.queue.cards(t)[len(h.queue.ns)-1], "已由 Alice 确认")
-	h.drainEnds()
-	require.Equal(t, stateResolved, h.svc.get(id).State)
-	require.Equal(t, "green", h.accept(t, resolved), "not sent by the relay: the source's card goes out")
-
-	// Ack once more (it fires again), then the poller resolves it.
-	require.Equal(t, "red", h.accept(t, g))
-	_, err = h.svc.ack(ctx, id, who{Name: "Alice", Via: "card"}, 0)
+	before := *out.Incident // the worker read it, then went to the source
+	_, err = h.svc.Unack(ctx, card, alice)
 	require.NoError(t, err)
-	h.svc.work(ctx)
-	r := h.svc.get(id)
-	snap, err := h.svc.loadSnapshot(ctx, id)
+	h.svc.createSilence(ctx, before, am.source(t))
+	inc, err := h.db.Incident(ctx, before.ID)
 	require.NoError(t, err)
-	h.svc.resolve(ctx, r, snap, acked(r, snap))
-	require.True(t, h.svc.get(id).ResolvedSent)
-	require.Equal(t, "skipped", h.accept(t, resolved), "the relay's resolved card was the one")
-	require.Equal(t, "red", h.accept(t, g), "a new firing is a new page")
+	require.Len(t, inc.Silence.ToExpire(), 1, "recorded, to be expired")
+	h.svc.round(ctx, false)
+	require.Equal(t, int64(1), am.expired.Load())
+	inc, err = h.db.Incident(ctx, before.ID)
+	require.NoError(t, err)
+	require.Empty(t, inc.Silence.ToExpire())
+	require.Equal(t, []string{"ack-repage:red"}, h.sent(), "the group pages again; no confirmation")
 }
 
-// A silence the source refuses is said on the confirmation card; the ack
-// holds.
-func TestSilenceFailureOnConfirmation(t *testing.T) {
+// src is an Alertmanager API that lists the acknowledged alert while
+// firing is set.
+type src struct {
+	*httptest.Server
+	firing  atomic.Bool
+	expired atomic.Int64
+}
+
+func newSource(t *testing.T) *src {
+	s := &src{}
+	s.firing.Store(true)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPost && r.URL.Path == "/api/v2/silences":
+			_, _ = w.Write([]byte(`{"silenceID":"s-1"}`))
+		case r.Method == http.MethodDelete:
+			s.expired.Add(1)
+		case r.URL.Path == "/api/v2/alerts":
+			if s.firing.Load() {
+				_, _ = w.Write([]byte(`[{"fingerprint":"0716e50b618d405e","labels":{},"endsAt":"2999-01-01T00:00:00Z"}]`))
+			} else {
+				_, _ = w.Write([]byte(`[]`))
+			}
+		case r.URL.Path == "/api/v2/status":
+			_, _ = w.Write([]byte(`{"uptime":"2020-01-01T00:00:00Z"}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *src) source(t *testing.T) *silenceSource {
+	t.Helper()
+	return newTestSource(t, s.URL)
+}
+
+type silenceSource = silence.Source
+
+func newTestSource(t *testing.T, root string) *silence.Source {
+	t.Helper()
+	s, err := silence.NewSource(silence.KindAlertmanager, root, silence.Auth{}, nil)
+	require.NoError(t, err)
+	return s
+}
+
+// Issue 10's item 9: a round calls the sources of many incidents at once,
+// a bounded number at a time, so one slow source cannot hold the others
+// back past their lease.
+func TestRoundCallsSourcesConcurrently(t *testing.T) {
+	ctx := context.Background()
+	var (
+		mu       sync.Mutex
+		inflight int
+		peak     int
+		release  = make(chan struct{})
+		once     sync.Once
+	)
 	am := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "nope", http.StatusInternalServerError)
+		if r.URL.Path != "/api/v2/silences" {
+			http.NotFound(w, r)
+			return
+		}
+		mu.Lock()
+		inflight++
+		peak = max(peak, inflight)
+		if inflight == maxSourceCalls {
+			once.Do(func() { close(release) })
+		}
+		mu.Unlock()
+		select {
+		case <-release:
+		case <-time.After(5 * time.Second):
+		}
+		mu.Lock()
+		inflight--
+		mu.Unlock()
+		_, _ = w.Write([]byte(`{"silenceID":"s"}`))
 	}))
 	defer am.Close()
-	ctx := context.Background()
 	h := newHarness(t, "  silence: {duration: 1h, alertmanager_url: "+am.URL+"}\n")
-	g := payloadGroup(t, "am-0.25-firing.json")
-	h.accept(t, g)
-	out, err := h.svc.ack(ctx, gid(g), who{Name: "Alice", Via: "card"}, 0)
+	for i := range 2 * maxSourceCalls {
+		g := group(t, "am-0.25-firing.json")
+		g.GroupKey = g.GroupKey + string(rune('a'+i))
+		_, err := h.svc.Ack(ctx, h.accept(g), alice, 0)
+		require.NoError(t, err)
+	}
+	h.svc.round(ctx, false)
+	require.Equal(t, maxSourceCalls, peak, "in parallel, and never more than the bound")
+	incs, err := h.db.Incidents(ctx, store.IncidentQuery{States: []incident.State{incident.Acked}})
 	require.NoError(t, err)
-	require.Equal(t, []string{jobSilence, jobConfirm}, out.Rec.Jobs)
-	h.svc.work(ctx)
-	r := h.svc.get(gid(g))
-	require.True(t, r.active())
-	require.Empty(t, r.Jobs)
-	require.Equal(t, "Alertmanager 拒绝（HTTP 500）", r.Silence.Error)
-	last := h.queue.cards(t)[len(h.queue.ns)-1]
-	require.Contains(t, last, "未能静默：Alertmanager 拒绝（HTTP 500）")
-	require.Contains(t, last, `"template":"orange"`)
-	require.Equal(t, 1.0, testutil.ToFloat64(h.svc.m.silences.WithLabelValues(SilenceFailed)))
+	require.Len(t, incs, 2*maxSourceCalls)
+	for _, inc := range incs {
+		require.Len(t, inc.Silence.Live(), 1, inc.ID)
+	}
 }
 
-// The state outlives the process: a new service loads the acks in force.
-func TestAcksSurviveRestart(t *testing.T) {
-	ctx := context.Background()
+// A chat message without the callback token is refused from the
+// envelope's header: the event behind it is never read (here it could not
+// be: it is no JSON), so a large body costs nothing to refuse.
+func TestUnauthenticatedChatRefusedFromHeader(t *testing.T) {
 	h := newHarness(t, "")
-	g := payloadGroup(t, "am-0.25-firing.json")
-	h.accept(t, g)
-	_, err := h.svc.ack(ctx, gid(g), who{Name: "Alice", Via: "card"}, 0)
-	require.NoError(t, err)
-
-	again, err := New(ctx, Options{Store: h.svc.st, Queue: h.queue, State: h.svc.state}, prometheus.NewRegistry())
-	require.NoError(t, err)
-	info, err := again.AckFor(ctx, gid(g), g)
-	require.NoError(t, err)
-	require.Equal(t, "Alice", info.By)
-}
-
-// The Grafana token goes to the configured grafana_url only: a webhook
-// payload's externalURL never receives it.
-func TestGrafanaTokenStaysWithGrafanaURL(t *testing.T) {
-	h := newHarness(t, "  silence:\n    duration: 1h\n    grafana_url: https://grafana.internal\n    grafana_token: gt-secret-123\n")
-	src, err := h.svc.source(KindGrafana, "https://grafana.internal")
-	require.NoError(t, err)
-	require.Equal(t, "gt-secret-123", src.bearer)
-	src, err = h.svc.source(KindGrafana, "http://attacker.example:8080")
-	require.NoError(t, err)
-	require.Empty(t, src.bearer, "never to a URL a payload named")
-
-	h = newHarness(t, "  silence:\n    duration: 1h\n    grafana_token: gt-secret-123\n")
-	src, err = h.svc.source(KindGrafana, "https://grafana.from-payload")
-	require.NoError(t, err)
-	require.Empty(t, src.bearer)
-}
-
-// A notification is rendered when it is sent: one accepted before the
-// group was acknowledged, still queued when the ack came, goes out orange,
-// with the ack's name on it.
-func TestQueuedCardShowsLaterAck(t *testing.T) {
-	ctx := context.Background()
-	h := newHarness(t, "")
-	g := payloadGroup(t, "am-0.25-group-1.json")
-	require.Equal(t, "red", h.accept(t, g))
-
-	render := h.queue.prepare
-	h.queue.prepare = nil // Mind is slow: the repeat stays queued
-	_, err := h.rl.Accept(ctx, g, "oncall")
-	require.NoError(t, err)
-	queued := h.queue.ns[len(h.queue.ns)-1]
-	require.Empty(t, queued.Request.Body, "not rendered on the webhook path")
-
-	out, err := h.svc.ack(ctx, gid(g), who{Name: "Alice", OpenID: "ou_a", Via: "card"}, 0)
-	require.NoError(t, err)
-	require.Equal(t, ResultAcked, out.Result)
-
-	req, err := render(ctx, queued)
-	require.NoError(t, err)
-	var body mind.RobotMessage
-	require.NoError(t, json.Unmarshal(req.Body, &body))
-	require.Contains(t, body.Content, `"template":"orange"`)
-	require.Contains(t, body.Content, "Alice")
-	require.Equal(t, queued.Request.RequestID, req.RequestID)
-}
-
-// An ack-state card is decided when it is sent: a confirmation still
-// queued when the group resolves (or is unacked) is skipped, so it never
-// follows the resolved card; a repage is skipped once the group is acked
-// again.
-func TestAckCardsAreDecidedAtSendTime(t *testing.T) {
-	ctx := context.Background()
-	h := newHarness(t, "")
-	g := payloadGroup(t, "am-0.25-firing.json")
-	require.Equal(t, "red", h.accept(t, g))
-	_, err := h.svc.ack(ctx, gid(g), who{Name: "Bob", OpenID: "ou_a", Via: "card"}, 0)
-	require.NoError(t, err)
-
-	render := h.queue.prepare
-	h.queue.prepare = nil // Mind is down: cards stay queued
-	snap, err := h.svc.loadSnapshot(ctx, gid(g))
-	require.NoError(t, err)
-	require.NoError(t, h.svc.queueAckCard(ctx, snap, g, h.svc.get(gid(g)).info(), "confirm-1"))
-	require.NoError(t, h.svc.queueAckCard(ctx, snap, g, nil, "repage-1"))
-	confirm, repage := h.queue.ns[len(h.queue.ns)-2], h.queue.ns[len(h.queue.ns)-1]
-	h.queue.ns = h.queue.ns[:len(h.queue.ns)-2] // still queued, not sent
-	require.Equal(t, gid(g)+relay.AckStream, confirm.GroupID)
-	require.Empty(t, confirm.Request.Body, "rendered at send time")
-
-	req, err := render(ctx, confirm)
-	require.NoError(t, err, "still acked and firing: the confirmation goes out")
-	require.Contains(t, string(req.Body), `\"template\":\"orange\"`)
-	require.Contains(t, string(req.Body), "Bob")
-	_, err = render(ctx, repage)
-	require.ErrorIs(t, err, delivery.ErrSkip, "acked: no repage")
-
-	// The group resolves while the confirmation waits.
-	h.queue.prepare = render
-	require.Equal(t, "green", h.accept(t, payloadGroup(t, "am-0.25-resolved.json")))
-	_, err = render(ctx, confirm)
-	require.ErrorIs(t, err, delivery.ErrSkip, "resolved: the confirmation would tell an older story")
-	_, err = render(ctx, repage)
-	require.ErrorIs(t, err, delivery.ErrSkip)
+	body := `{"schema":"1.0","header":{"event_type":"im.message.robot.receive_v1","app_id":"robot_test"},"event":{"content":` +
+		strings.Repeat("x", 512<<10) + `}}`
+	reply, err := h.svc.HandleEvent(context.Background(), []byte(body), false)
+	require.NoError(t, err, "refused, not parsed (parsing would fail)")
+	require.Equal(t, ResultUnauthenticated, reply.Result)
+	_, err = h.svc.HandleEvent(context.Background(), []byte(body), true)
+	require.Error(t, err, "with the token the event is read, and this one is none")
 }

@@ -4,18 +4,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"sync"
 	"time"
 
 	"github.com/mindoffice/mind-relay/internal/alert"
+	"github.com/mindoffice/mind-relay/internal/config"
+	"github.com/mindoffice/mind-relay/internal/incident"
+	"github.com/mindoffice/mind-relay/internal/silence"
+	"github.com/mindoffice/mind-relay/internal/store"
 )
 
-// Run does the work behind the acks until ctx ends: silences, the cards
-// acks send, acks that webhooks ended, and every ack.poll_interval the
-// polling of silenced groups. Work left when ctx ends (a silence call cut
-// short) is in the store and resumes on the next start.
+// maxSourceCalls bounds the incidents a round works on at once: a slow
+// source must not make a round outlast the silences' lease.
+const maxSourceCalls = 8
+
+// Run does the work behind the acks until ctx ends: silences wanted or to
+// expire at once, and every ack.poll_interval the polling of silenced
+// incidents (resolution evidence, lease renewal). Work left when ctx ends
+// is in the store and resumes on the next start.
 func (s *Service) Run(ctx context.Context) error {
-	s.work(ctx)
+	s.round(ctx, false)
 	timer := time.NewTimer(s.pollInterval())
 	defer timer.Stop()
 	for {
@@ -23,125 +31,122 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-s.wake:
-		case e := <-s.ends:
-			s.endAck(ctx, e)
+			s.round(ctx, false)
 		case <-timer.C:
-			s.poll(ctx)
+			s.round(ctx, true)
 			s.prune(ctx)
 			timer.Reset(s.pollInterval())
 		}
-		s.work(ctx)
 	}
 }
 
 func (s *Service) pollInterval() time.Duration {
-	if d := s.state().Config.Ack.PollInterval.D(); d > 0 {
+	if d := s.cfg().Ack.PollInterval.D(); d > 0 {
 		return d
 	}
-	return time.Minute
+	return config.DefaultPollInterval
 }
 
-// work does the jobs every record owes.
-func (s *Service) work(ctx context.Context) {
-	for id, r := range *s.recs.Load() {
-		if len(r.Jobs) > 0 && ctx.Err() == nil {
-			s.doJobs(ctx, id)
-		}
+// round works on every incident holding or owing silences, a bounded
+// number at a time, within the shortest lease.
+func (s *Service) round(ctx context.Context, poll bool) {
+	incs, err := s.st.Incidents(ctx, store.IncidentQuery{Silenced: true})
+	if err != nil {
+		s.log.Error("cannot list silenced incidents; retrying at the next round", "err", err)
+		return
 	}
-}
-
-// doJobs does a record's jobs in order. A job does its slow part (calls
-// to the source, the queue) without the lock, then applies its result to
-// the record as it is then; one that fails stays for the next round.
-func (s *Service) doJobs(ctx context.Context, groupID string) {
-	for range 8 {
-		r := s.get(groupID)
-		if r == nil || len(r.Jobs) == 0 || ctx.Err() != nil {
+	ctx, cancel := context.WithTimeoutCause(ctx, minLease/2, errors.New("an ack round took longer than half a silence lease"))
+	defer cancel()
+	sem := make(chan struct{}, maxSourceCalls)
+	var wg sync.WaitGroup
+	for _, inc := range incs {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
 			return
 		}
-		job := r.Jobs[0]
-		var apply func(*record)
-		switch job {
-		case jobSilence:
-			apply = s.createSilence(ctx, r)
-		case jobConfirm:
-			apply = s.confirm(ctx, r)
-		case jobExpire:
-			apply = s.expire(ctx, r)
-		case jobRepage:
-			apply = s.repage(ctx, r)
-		default:
-			apply = func(c *record) { c.doneJob(job) }
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			s.work(ctx, inc, poll)
+		}()
+	}
+	wg.Wait()
+}
+
+// work does what one incident's silences owe.
+func (s *Service) work(ctx context.Context, inc incident.Incident, poll bool) {
+	sl := inc.Silence
+	if sl == nil {
+		return
+	}
+	t, ok := silence.NewPolicy(s.cfg().Ack.Silence).Target(sl.Kind, sl.Root)
+	var src *silence.Source
+	if ok {
+		var err error
+		if src, err = silence.NewSource(t.Kind, t.Root, t.Auth, s.client); err != nil {
+			ok = false
 		}
-		if apply == nil {
-			return
-		}
-		if !s.update(ctx, groupID, r.At, apply) {
-			return
-		}
+	}
+	switch {
+	case len(sl.ToExpire()) > 0:
+		s.expire(ctx, inc, src)
+	case sl.Wanted && inc.State == incident.Acked && !ok:
+		s.update(ctx, inc.ID, func(cur incident.Incident) incident.Change {
+			return incident.SilenceFailed(&cur, silence.NotListed, s.now())
+		})
+	case sl.Wanted && inc.State == incident.Acked:
+		s.createSilence(ctx, inc, src)
+	case len(sl.Live()) > 0 && !s.now().Before(sl.Until):
+		// The silence ran its course: it lapses at the source, which
+		// notifies as usual from now on (resolutions included).
+		s.update(ctx, inc.ID, func(cur incident.Incident) incident.Change {
+			return incident.SilencesDone(&cur, ids(cur.Silence.Live()), s.now())
+		})
+	case poll && ok && len(sl.Live()) > 0 && inc.State == incident.Acked:
+		s.poll(ctx, inc, src)
 	}
 }
 
-// update applies fn to the group's record if it is still the ack at, and
-// saves it.
-func (s *Service) update(ctx context.Context, groupID string, at time.Time, fn func(*record)) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur := s.get(groupID)
-	if cur == nil || !cur.At.Equal(at) {
-		return false
-	}
-	c := cur.clone()
-	fn(c)
-	if err := s.save(ctx, c); err != nil {
-		s.log.Error("cannot save acknowledgement; retrying later", "group_id", groupID, "err", err)
-		return false
-	}
-	return true
-}
-
-// acked returns the acknowledged alerts as the snapshot has them.
-func acked(r *record, snap *snapshot) alert.Alerts {
-	var out alert.Alerts
-	for _, a := range snap.Group.Alerts {
-		if slices.Contains(r.Fingerprints, fingerprint(a)) {
-			out = append(out, a)
-		}
+func ids(ss []incident.Silence) []string {
+	out := make([]string, len(ss))
+	for i, x := range ss {
+		out[i] = x.ID
 	}
 	return out
 }
 
-// source returns the source that holds the record's alerts. The Grafana
-// token goes to the configured grafana_url only, never to a URL a webhook
-// payload named: a sender must not be able to collect it.
-func (s *Service) source(kind, root string) (*Source, error) {
-	sc := s.state().Config.Ack.Silence
-	bearer := ""
-	if kind == KindGrafana && sc != nil && sc.GrafanaURL != "" && root == sc.GrafanaURL {
-		bearer = sc.GrafanaToken.Value()
+// update commits a change computed from the incident as the store has it.
+func (s *Service) update(ctx context.Context, id string, fn func(incident.Incident) incident.Change) {
+	_, ch, err := s.change(ctx, id, fn)
+	if err != nil {
+		s.log.Error("cannot save the incident; retrying later", "incident", id, "err", err)
+		return
 	}
-	return NewSource(kind, root, bearer, s.client)
+	if ch.Count > 0 {
+		s.queue.Wake()
+	}
 }
 
-// sourceRoot is where the group's alerts can be silenced: the configured
-// URL, else the payload's externalURL (Alertmanager's own URL; Grafana's
-// root URL).
-func (s *Service) sourceRoot(r *record, snap *snapshot) (kind, root string) {
-	sc := s.state().Config.Ack.Silence
-	kind, root = KindAlertmanager, snap.Group.ExternalURL
-	if r.Source == string(alert.SourceGrafana) {
-		kind = KindGrafana
-		if sc != nil && sc.GrafanaURL != "" {
-			root = sc.GrafanaURL
-		}
-	} else if sc != nil && sc.AlertmanagerURL != "" {
-		root = sc.AlertmanagerURL
+// ackedAlerts are the acknowledged alerts as the incident's latest card
+// has them (their labels make the silence).
+func (s *Service) ackedAlerts(ctx context.Context, inc incident.Incident) (alert.Alerts, error) {
+	_, d, err := s.card(ctx, inc.LastCard)
+	if err != nil || d == nil {
+		return nil, errors.Join(errors.New("the incident's latest card is gone"), err)
 	}
-	return kind, root
+	var out alert.Alerts
+	for _, a := range d.Group.Alerts {
+		if acked(&inc, a) && a.Status == alert.StatusFiring {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 func kindName(kind string) string {
-	if kind == KindGrafana {
+	if kind == silence.KindGrafana {
 		return "Grafana"
 	}
 	return "Alertmanager"
@@ -149,213 +154,145 @@ func kindName(kind string) string {
 
 // shortReason is a failure as the card says it.
 func shortReason(kind string, err error) string {
-	if he, ok := errors.AsType[*HTTPError](err); ok {
+	if he, ok := errors.AsType[*silence.HTTPError](err); ok {
 		return fmt.Sprintf("%s 拒绝（HTTP %d）", kindName(kind), he.Status)
 	}
 	return kindName(kind) + " 无法访问"
 }
 
-// createSilence silences the acknowledged alerts for a short lease.
-func (s *Service) createSilence(ctx context.Context, r *record) func(*record) {
-	fail := func(reason string) func(*record) {
+// createSilence silences the acknowledged alerts for a short lease, and
+// records the silences whatever became of the ack meanwhile.
+func (s *Service) createSilence(ctx context.Context, inc incident.Incident, src *silence.Source) {
+	fail := func(reason string) {
 		s.m.silences.WithLabelValues(SilenceFailed).Inc()
-		return func(c *record) {
-			c.doneJob(jobSilence)
-			if c.Silence != nil {
-				c.Silence.Error = reason
-			}
-		}
+		s.update(ctx, inc.ID, func(cur incident.Incident) incident.Change { return incident.SilenceFailed(&cur, reason, s.now()) })
 	}
-	snap, err := s.loadSnapshot(ctx, r.GroupID)
-	if err != nil || snap == nil {
-		s.log.Error("cannot silence: no snapshot of the group", "group_id", r.GroupID, "err", err)
-		return fail("告警组数据缺失")
-	}
-	alerts := acked(r, snap)
-	if len(alerts) == 0 {
-		return fail("告警已不在告警组中")
-	}
-	kind, root := s.sourceRoot(r, snap)
-	if root == "" {
-		return fail("未配置 " + kindName(kind) + " 地址")
-	}
-	src, err := s.source(kind, root)
+	alerts, err := s.ackedAlerts(ctx, inc)
 	if err != nil {
-		s.log.Error("cannot silence", "group_id", r.GroupID, "err", err)
-		return fail(kindName(kind) + " 地址无效")
+		s.log.Error("cannot silence", "incident", inc.ID, "err", err)
+		fail("告警组数据缺失")
+		return
 	}
-	sets, exact := silenceMatchers(alerts)
+	if len(alerts) == 0 {
+		fail("告警已不在告警组中")
+		return
+	}
+	sl := inc.Silence
+	sets, exact := silence.Matchers(alerts)
 	now := s.now()
-	until := r.Silence.Until
-	endsAt := earlier(now.Add(s.lease(r.Silence.For)), until)
-	var ids []string
-	var starts []time.Time
+	endsAt := earlier(now.Add(s.lease(sl.For)), sl.Until)
+	var made []incident.Silence
 	for _, set := range sets {
-		id, err := src.PutSilence(ctx, Silence{
-			Matchers:  set,
-			StartsAt:  now,
-			EndsAt:    endsAt,
-			CreatedBy: r.By,
-			Comment: fmt.Sprintf("Acknowledged in Mind by %s via mind-relay (group %s). Renewed while the alerts fire, "+
-				"until %s at most; expired when they resolve or the ack is withdrawn.", r.By, r.GroupID, until.UTC().Format(time.RFC3339)),
+		id, err := src.PutSilence(ctx, silence.Silence{
+			Matchers: set, StartsAt: now, EndsAt: endsAt, CreatedBy: inc.Ack.By,
+			Comment: fmt.Sprintf("Acknowledged in Mind by %s via mind-relay (incident %s). Renewed while the alerts fire, "+
+				"until %s at most; expired when they resolve or the ack is withdrawn.", inc.Ack.By, inc.ID, sl.Until.UTC().Format(time.RFC3339)),
 		})
 		if err != nil {
-			s.log.Warn("cannot create silence", "group_id", r.GroupID, "kind", kind, "err", err)
-			for _, done := range ids { // all or nothing
-				_ = src.ExpireSilence(context.WithoutCancel(ctx), done)
+			s.log.Warn("cannot create silence", "incident", inc.ID, "kind", src.Kind, "err", err)
+			for _, done := range made { // all or nothing
+				_ = src.ExpireSilence(context.WithoutCancel(ctx), done.ID)
 			}
-			return fail(shortReason(kind, err))
-		}
-		ids = append(ids, id)
-		starts = append(starts, now)
-	}
-	s.m.silences.WithLabelValues(SilenceCreated).Add(float64(len(ids)))
-	s.log.Info("silence created", "group_id", r.GroupID, "kind", kind, "silences", len(ids), "ends_at", endsAt, "until", until, "exact", exact)
-	return func(c *record) {
-		c.doneJob(jobSilence)
-		if c.Silence == nil {
-			c.Silence = &silenceState{}
-		}
-		sl := c.Silence
-		sl.Kind, sl.Root, sl.IDs, sl.StartsAt, sl.Matchers, sl.Exact, sl.EndsAt = kind, root, ids, starts, sets, exact, endsAt
-		sl.Filter, sl.Link, sl.Error, sl.Done = equalMatchers(commonLabels(alerts)), src.SilenceLink(ids[0]), "", false
-		if !c.active() {
-			c.addJob(jobExpire) // withdrawn while it was being made
-		}
-	}
-}
-
-// confirm queues the confirmation card: the group's card, orange, saying
-// who acknowledged it, when, and the silence.
-func (s *Service) confirm(ctx context.Context, r *record) func(*record) {
-	done := func(c *record) { c.doneJob(jobConfirm) }
-	if !r.active() {
-		return done
-	}
-	snap, err := s.loadSnapshot(ctx, r.GroupID)
-	if err != nil {
-		return nil
-	}
-	if snap == nil {
-		return done
-	}
-	if err := s.queueCard(ctx, snap, snap.Group, r.info(), false); err != nil {
-		s.log.Error("cannot queue the confirmation card; retrying", "group_id", r.GroupID, "err", err)
-		return nil
-	}
-	return done
-}
-
-// repage queues the group's card again, unacknowledged, after an unack.
-func (s *Service) repage(ctx context.Context, r *record) func(*record) {
-	done := func(c *record) { c.doneJob(jobRepage) }
-	snap, err := s.loadSnapshot(ctx, r.GroupID)
-	if err != nil {
-		return nil
-	}
-	if snap == nil || len(snap.Group.Alerts.Firing()) == 0 {
-		return done
-	}
-	if err := s.queueCard(ctx, snap, snap.Group, nil, false); err != nil {
-		s.log.Error("cannot queue the card after unack; retrying", "group_id", r.GroupID, "err", err)
-		return nil
-	}
-	return done
-}
-
-// expire expires the record's silences. Once the lease is over they have
-// lapsed anyway, and failures stop mattering.
-func (s *Service) expire(ctx context.Context, r *record) func(*record) {
-	done := func(c *record) {
-		c.doneJob(jobExpire)
-		if c.Silence != nil {
-			c.Silence.Done = true
-		}
-	}
-	sl := r.Silence
-	if sl == nil || len(sl.IDs) == 0 {
-		return done
-	}
-	src, err := s.source(sl.Kind, sl.Root)
-	if err != nil {
-		return done
-	}
-	for _, id := range sl.IDs {
-		if err := src.ExpireSilence(ctx, id); err != nil {
-			if s.now().After(sl.EndsAt) {
-				break
-			}
-			s.m.silences.WithLabelValues(SilenceFailed).Inc()
-			s.log.Warn("cannot expire silence; retrying", "group_id", r.GroupID, "err", err)
-			return nil
-		}
-		s.m.silences.WithLabelValues(SilenceExpired).Inc()
-	}
-	s.log.Info("silence expired", "group_id", r.GroupID, "reason", r.EndReason)
-	return done
-}
-
-// poll looks after each silenced ack: resolved at the source → the
-// resolved card and the silence expired; still firing → the lease renewed,
-// up to the silence's end.
-func (s *Service) poll(ctx context.Context) {
-	for _, r := range *s.recs.Load() {
-		if ctx.Err() != nil {
+			fail(shortReason(src.Kind, err))
 			return
 		}
-		if r.active() && r.silenced() && len(r.Jobs) == 0 {
-			s.pollOne(ctx, r)
+		made = append(made, incident.Silence{ID: id, EndsAt: endsAt})
+	}
+	s.m.silences.WithLabelValues(SilenceCreated).Add(float64(len(made)))
+	s.log.Info("silence created", "incident", inc.ID, "kind", src.Kind, "silences", len(made), "ends_at", endsAt, "until", sl.Until, "exact", exact)
+	s.update(ctx, inc.ID, func(cur incident.Incident) incident.Change {
+		return incident.Silenced(&cur, made, src.SilenceLink(made[0].ID), s.now())
+	})
+	s.poke() // a silence made for an ack withdrawn meanwhile is expired now
+}
+
+// expire expires the silences of an ack that is over. Once their lease is
+// over they have lapsed anyway, and failures stop mattering.
+func (s *Service) expire(ctx context.Context, inc incident.Incident, src *silence.Source) {
+	var done []string
+	for _, sil := range inc.Silence.ToExpire() {
+		if src != nil {
+			if err := src.ExpireSilence(ctx, sil.ID); err != nil && s.now().Before(sil.EndsAt) {
+				s.m.silences.WithLabelValues(SilenceFailed).Inc()
+				s.log.Warn("cannot expire silence; retrying", "incident", inc.ID, "err", err)
+				continue
+			}
+			s.m.silences.WithLabelValues(SilenceExpired).Inc()
+		}
+		done = append(done, sil.ID)
+	}
+	if len(done) > 0 {
+		s.log.Info("silence expired", "incident", inc.ID, "silences", len(done), "state", inc.State)
+		s.update(ctx, inc.ID, func(cur incident.Incident) incident.Change { return incident.SilencesDone(&cur, done, s.now()) })
+		if inc.Silence.Wanted {
+			s.poke() // the new ack's silence is next
 		}
 	}
 }
 
-func (s *Service) pollOne(ctx context.Context, r *record) {
-	sl := r.Silence
-	now := s.now()
-	if !now.Before(sl.Until) {
-		// The silence ran its course: it lapses at the source, which
-		// notifies as usual from now on (resolutions included).
-		s.update(ctx, r.GroupID, r.At, func(c *record) { c.Silence.Done = true })
+// poll asks the source whether the acknowledged alerts still fire: the
+// evidence decides a resolution (the resolved card and the silences'
+// expiry, in one commit); while they fire, the lease is renewed.
+func (s *Service) poll(ctx context.Context, inc incident.Incident, src *silence.Source) {
+	alerts, err := s.ackedAlerts(ctx, inc)
+	if err != nil || len(alerts) == 0 {
 		return
 	}
-	snap, err := s.loadSnapshot(ctx, r.GroupID)
-	if err != nil || snap == nil {
-		return
-	}
-	src, err := s.source(sl.Kind, sl.Root)
+	listed, err := src.ActiveAlerts(ctx, silence.EqualMatchers(silence.CommonLabels(alerts)))
 	if err != nil {
+		s.log.Warn("cannot poll the source for acknowledged alerts", "incident", inc.ID, "err", err)
 		return
 	}
-	listed, err := src.ActiveAlerts(ctx, sl.Filter)
-	if err != nil {
-		s.log.Warn("cannot poll the source for acknowledged alerts", "group_id", r.GroupID, "err", err)
-		return
-	}
-	alerts := acked(r, snap)
-	firing := false
+	sight := incident.Sighting{At: s.now()}
 	for _, a := range alerts {
-		if stillThere(a, listed) {
-			firing = true
-			break
+		if l, ok := stillThere(a, listed); ok {
+			sight.Listed = true
+			if l.EndsAt.After(sight.EndsAt) {
+				sight.EndsAt = l.EndsAt
+			}
 		}
 	}
-	if !firing {
-		s.resolve(ctx, r, snap, alerts)
+	if !sight.Listed {
+		if started, err := src.Started(ctx); err == nil {
+			sight.SourceStart = started
+		}
+	}
+	var resolved bool
+	_, _, err = s.change(ctx, inc.ID, func(cur incident.Incident) incident.Change {
+		if cur.State != incident.Acked {
+			return incident.Change{}
+		}
+		c, gone := incident.Poll(&cur, sight, incident.ResolveGrace)
+		resolved = gone
+		if !gone {
+			return c
+		}
+		r := incident.ResolveByRelay(c.Next, sight.At)
+		r.Events = append(c.Events, r.Events...)
+		return r
+	})
+	if err != nil {
+		s.log.Error("cannot save the poll; retrying at the next poll", "incident", inc.ID, "err", err)
 		return
 	}
-	if sl.EndsAt.Sub(now) >= s.lease(sl.For)/2 || !sl.EndsAt.Before(sl.Until) {
+	if resolved {
+		s.queue.Wake()
+		s.poke()
+		s.log.Info("acknowledged alerts resolved at the source; resolved card queued", "incident", inc.ID)
 		return
 	}
-	s.extend(ctx, r, src)
+	if sight.Listed {
+		s.renew(ctx, inc, src)
+	}
 }
 
-// stillThere reports whether a is among the source's alerts: the same
-// fingerprint, or (Grafana adds labels of its own) every one of its labels.
-func stillThere(a alert.Alert, listed []SourceAlert) bool {
-	fp := fingerprint(a)
+// stillThere finds a among the source's alerts: the same fingerprint, or
+// (Grafana adds labels of its own) every one of its labels.
+func stillThere(a alert.Alert, listed []silence.SourceAlert) (silence.SourceAlert, bool) {
+	fp := incident.Fingerprint(a)
 	for _, l := range listed {
 		if l.Fingerprint == fp {
-			return true
+			return l, true
 		}
 		match := len(a.Labels) > 0
 		for k, v := range a.Labels {
@@ -365,98 +302,60 @@ func stillThere(a alert.Alert, listed []SourceAlert) bool {
 			}
 		}
 		if match {
-			return true
+			return l, true
 		}
 	}
-	return false
+	return silence.SourceAlert{}, false
 }
 
-// resolve sends the resolved card the silence kept the source from
-// sending, and ends the ack.
-func (s *Service) resolve(ctx context.Context, r *record, snap *snapshot, alerts alert.Alerts) {
-	now := s.now()
-	g := *snap.Group
-	g.Status = alert.StatusResolved
-	g.Alerts = make(alert.Alerts, 0, len(alerts))
-	for _, a := range alerts {
-		a.Status = alert.StatusResolved
-		if a.EndsAt.IsZero() || a.EndsAt.After(now) {
-			a.EndsAt = now // the source no longer lists it: resolved by now
+// renew extends the silences' lease when half of it is gone.
+func (s *Service) renew(ctx context.Context, inc incident.Incident, src *silence.Source) {
+	sl := inc.Silence
+	lease := s.lease(sl.For)
+	endsAt := earlier(s.now().Add(lease), sl.Until)
+	for _, h := range sl.Live() {
+		if h.EndsAt.Sub(s.now()) >= lease/2 || !h.EndsAt.Before(sl.Until) {
+			continue
 		}
-		g.Alerts = append(g.Alerts, a)
-	}
-	if err := s.queueCard(ctx, snap, &g, r.info(), true); err != nil {
-		s.log.Error("cannot queue the resolved card; retrying at the next poll", "group_id", r.GroupID, "err", err)
-		return
-	}
-	s.update(ctx, r.GroupID, r.At, func(c *record) {
-		c.State, c.EndedAt, c.EndReason, c.ResolvedSent = stateResolved, now, "resolved", true
-		c.addJob(jobExpire)
-	})
-	s.log.Info("acknowledged alerts resolved at the source; resolved card queued", "group_id", r.GroupID)
-}
-
-// extend renews the silences' lease.
-func (s *Service) extend(ctx context.Context, r *record, src *Source) {
-	sl := r.Silence
-	endsAt := earlier(s.now().Add(s.lease(sl.For)), sl.Until)
-	ids := slices.Clone(sl.IDs)
-	for i, id := range sl.IDs {
-		cur, err := src.GetSilence(ctx, id)
+		cur, err := src.GetSilence(ctx, h.ID)
 		if err != nil {
 			s.m.silences.WithLabelValues(SilenceFailed).Inc()
-			s.log.Warn("cannot read silence to renew it", "group_id", r.GroupID, "err", err)
+			s.log.Warn("cannot read silence to renew it", "incident", inc.ID, "err", err)
 			return
 		}
-		cur.EndsAt = endsAt
 		if cur.Status != nil && cur.Status.State == "expired" {
 			// Someone expired it at the source: respect that.
-			s.update(ctx, r.GroupID, r.At, func(c *record) { c.Silence.Done = true })
-			return
+			s.update(ctx, inc.ID, func(c incident.Incident) incident.Change {
+				return incident.SilencesDone(&c, []string{h.ID}, s.now())
+			})
+			continue
 		}
+		cur.EndsAt = endsAt
 		nid, err := src.PutSilence(ctx, cur)
 		if err != nil {
 			s.m.silences.WithLabelValues(SilenceFailed).Inc()
-			s.log.Warn("cannot renew silence", "group_id", r.GroupID, "err", err)
+			s.log.Warn("cannot renew silence", "incident", inc.ID, "err", err)
 			return
 		}
-		ids[i] = nid
 		s.m.silences.WithLabelValues(SilenceExtended).Inc()
+		s.update(ctx, inc.ID, func(c incident.Incident) incident.Change {
+			return incident.Renewed(&c, h.ID, incident.Silence{ID: nid, EndsAt: endsAt}, src.SilenceLink(nid))
+		})
 	}
-	s.update(ctx, r.GroupID, r.At, func(c *record) {
-		c.Silence.IDs, c.Silence.EndsAt = ids, endsAt
-		c.Silence.Link = src.SilenceLink(ids[0])
-	})
 }
 
-// prune forgets what is old, at most hourly.
+// prune forgets resolved incidents, at most hourly.
 func (s *Service) prune(ctx context.Context) {
 	now := s.now()
 	if now.Sub(s.lastPrune) < time.Hour {
 		return
 	}
 	s.lastPrune = now
-	if n, err := s.st.PruneAcks(ctx, now.Add(-retention)); err != nil {
-		s.log.Warn("cannot prune ack state", "err", err)
+	if n, err := s.st.PruneIncidents(ctx, now.Add(-retention)); err != nil {
+		s.log.Warn("cannot prune incidents", "err", err)
 	} else if n > 0 {
-		s.log.Debug("ack state pruned", "rows", n)
+		s.log.Debug("incidents pruned", "incidents", n)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	next := map[string]*record{}
-	for id, r := range *s.recs.Load() {
-		if r.active() || len(r.Jobs) > 0 || now.Sub(r.EndedAt) < keepEnded {
-			next[id] = r
-		}
-	}
-	s.recs.Store(&next)
-	s.seenMu.Lock()
-	for id, t := range s.seen {
-		if now.Sub(t) > time.Hour {
-			delete(s.seen, id)
-		}
-	}
-	s.seenMu.Unlock()
 }
 
 func earlier(a, b time.Time) time.Time {

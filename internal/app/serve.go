@@ -94,29 +94,19 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	}()
 	logger.Info("store opened", "driver", cfg.Store.Driver, "path", cfg.Store.Path)
 
-	// Cards are rendered at send time, by the relay, with the live config
-	// and ack state: the webhook only routes and queues. rl is set before
-	// the queue runs.
-	var (
-		rl   *relay.Relay
-		acks *ack.Service
-	)
+	// One direction of imports, no closures wired while nil: the live
+	// state first; the cards the queue renders at send time read it and
+	// the incidents in the store; the relay routes into the queue; the
+	// ack loop acts on incidents through the store and wakes the queue.
+	live := relay.NewLive(st)
 	qopts := delivery.OptionsFromConfig(cfg.Delivery)
-	qopts.Prepare = func(ctx context.Context, n store.Notification) (mind.Request, error) { return rl.Render(ctx, n) }
+	qopts.Renderer = relay.NewCards(live, db, logger, reg)
 	queue := delivery.New(db, sender, qopts, reg, logger)
-
-	// The ack loop (card clicks, ack pages, chat commands) keeps its state
-	// beside the outbox and reads the live config through the relay.
-	liveState := func() *relay.State { return rl.State() }
-	relayOpts := relay.Options{Queue: queue, Logger: logger}
-	if as, ok := store.AcksOf(db); ok {
-		acks, err = ack.New(ctx, ack.Options{Store: as, Queue: queue, State: liveState, Logger: logger}, reg)
-		if err != nil {
-			return err
-		}
-		relayOpts.Acks = acks
+	rl := relay.New(live, relay.Options{Queue: queue, Logger: logger}, reg)
+	acks, err := ack.New(ack.Options{Store: db, Queue: queue, Live: live, Logger: logger}, reg)
+	if err != nil {
+		return err
 	}
-	rl = relay.New(st, relayOpts, reg)
 
 	reloads := newReloader(opts.ConfigFile, opts.DryRun, cfg, reg, logger, func(c *config.Config) error {
 		next, err := buildState(c, reg, logger)
@@ -144,14 +134,12 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 		DLQ:    queue,
 		Logger: logger,
 	}
-	if acks != nil {
-		deps.Extra = append(deps.Extra, ingest.AckRoutes(ingest.AckDeps{
-			Acks:       acks,
-			Config:     func() *config.Config { return rl.State().Config },
-			Logger:     logger,
-			Registerer: reg,
-		}))
-	}
+	deps.Extra = append(deps.Extra, ingest.AckRoutes(ingest.AckDeps{
+		Acks:       acks,
+		Config:     func() *config.Config { return live.Load().Config },
+		Logger:     logger,
+		Registerer: reg,
+	}))
 	handler := ingest.New(deps, reg)
 
 	ln, err := net.Listen("tcp", listen)
@@ -177,9 +165,7 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	ackDone := make(chan struct{})
 	go func() {
 		defer close(ackDone)
-		if acks != nil {
-			_ = acks.Run(ackCtx)
-		}
+		_ = acks.Run(ackCtx)
 	}()
 
 	serveErr := make(chan error, 1)

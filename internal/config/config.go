@@ -168,6 +168,15 @@ type SilenceConfig struct {
 	GrafanaURL       string   `yaml:"grafana_url"`
 	GrafanaToken     Secret   `yaml:"grafana_token"`
 	GrafanaTokenFile string   `yaml:"grafana_token_file"`
+	// AllowedURLs are the URL prefixes (scheme, host, path) a payload's
+	// externalURL may match to be silenced at when no alertmanager_url
+	// (grafana_url) is set; any other externalURL gets no request.
+	AllowedURLs []string `yaml:"allowed_urls"`
+	// Credentials for alertmanager_url only, as in Alertmanager's
+	// http_config; never sent to a URL taken from a payload.
+	BasicAuth       *BasicAuth `yaml:"basic_auth"`
+	BearerToken     Secret     `yaml:"bearer_token"`
+	BearerTokenFile string     `yaml:"bearer_token_file"`
 }
 
 // DeliveryConfig tunes the durable queue towards Mind.

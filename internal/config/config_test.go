@@ -272,7 +272,7 @@ func TestProblemsTeach(t *testing.T) {
 			"listen_addr (line 9): unknown key; did you mean `listen`?",
 		}},
 		{"key in the wrong section", strings.Replace(minimal, "app_id: robot_test", "app_id: robot_test\n  bearer_token: x", 1), []string{
-			"mind.bearer_token (line 4): unknown key here; `bearer_token` belongs under `sources.alertmanager` or under `sources.grafana`",
+			"mind.bearer_token (line 4): unknown key here; `bearer_token` belongs under `sources.alertmanager` or under `sources.grafana` or under `ack.silence`",
 		}},
 		{"nothing close", minimal + "frobnicate: 1\n", []string{
 			"frobnicate (line 9): unknown key; the keys here are " + topKeys,

@@ -207,6 +207,10 @@ func (c *Config) readSecretFiles(baseDir string) Problems {
 	read("ack.secret", &c.Ack.Secret, c.Ack.SecretFile)
 	if c.Ack.Silence != nil {
 		read("ack.silence.grafana_token", &c.Ack.Silence.GrafanaToken, c.Ack.Silence.GrafanaTokenFile)
+		read("ack.silence.bearer_token", &c.Ack.Silence.BearerToken, c.Ack.Silence.BearerTokenFile)
+		if b := c.Ack.Silence.BasicAuth; b != nil {
+			read("ack.silence.basic_auth.password", &b.Password, b.PasswordFile)
+		}
 	}
 	read("admin.token", &c.Admin.Token, c.Admin.TokenFile)
 	read("store.dsn", &c.Store.DSN, c.Store.DSNFile)

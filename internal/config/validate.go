@@ -365,8 +365,32 @@ func (c *Config) checkAck() Problems {
 				ps.add("ack.silence.grafana_url", "%v", err)
 			}
 		}
+		for i, a := range s.AllowedURLs {
+			if u, err := url.Parse(a); err != nil || checkHTTPURL(a) != nil || u.User != nil || strings.ContainsAny(a, "?#") {
+				ps.add(fmt.Sprintf("ack.silence.allowed_urls[%d]", i), "%q is not an absolute http(s) URL prefix without user info, query or fragment", redactUserinfo(a))
+			}
+		}
+		if s.BasicAuth != nil && s.BearerToken != "" {
+			ps.add("ack.silence", "basic_auth and bearer_token are mutually exclusive")
+		}
 	}
 	return ps
+}
+
+func (s SourceConfig) authenticated() bool {
+	return s.BearerToken != "" || s.BasicAuth != nil || s.HMAC != nil
+}
+
+// redactUserinfo hides the user info of a URL for messages.
+func redactUserinfo(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		u.User = url.User("xxxxx")
+		return u.String()
+	}
+	if strings.Contains(raw, "@") {
+		return "<URL with user info>"
+	}
+	return raw
 }
 
 func (c *Config) checkDelivery() Problems {
@@ -455,6 +479,12 @@ func (c *Config) Warnings() []string {
 	}
 	if c.Ack.Secret != "" && c.Mind.CallbackToken == "" {
 		w = append(w, "mind.callback_token is empty: card clicks still work (their tokens are signed), chat commands are refused")
+	}
+	if s := c.Ack.Silence; s != nil && (!c.Sources.Alertmanager.authenticated() || !c.Sources.Grafana.authenticated()) {
+		w = append(w, "ack.silence is on while webhooks need no auth (sources.*): anyone who can post a webhook can put alerts on cards and have them silenced")
+	}
+	if s := c.Ack.Silence; s != nil && (s.BasicAuth != nil || s.BearerToken != "") && s.AlertmanagerURL == "" {
+		w = append(w, "ack.silence.basic_auth/bearer_token are set without alertmanager_url: they are never sent to a URL taken from a payload")
 	}
 	if s := c.Ack.Silence; s != nil && s.GrafanaToken != "" && s.GrafanaURL == "" {
 		w = append(w, "ack.silence.grafana_token is set without grafana_url: it is never sent to a URL taken from a payload, so Grafana silences go without it")

@@ -23,7 +23,6 @@ package delivery
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -77,19 +76,24 @@ type Options struct {
 	ProbeInterval time.Duration
 	// Now is the clock (time.Now).
 	Now func() time.Time
-	// Prepare builds the request of a notification queued without a body
+	// Renderer builds the request of a notification queued without a body
 	// (the relay renders its card at send time, from Notification.Group).
-	// It is called by the worker just before the send, at every attempt;
-	// notifications with a body are sent as they are. An error wrapping
-	// ErrSkip records the notification as superseded, unsent; any other
-	// error dead-letters it (rendering is deterministic: it would fail
-	// again). Without Prepare, bodiless notifications are dead-lettered.
-	Prepare func(ctx context.Context, n store.Notification) (mind.Request, error)
+	// Without it, bodiless notifications are dead-lettered.
+	Renderer Renderer
 }
 
-// ErrSkip, from Options.Prepare, means the notification need not be sent:
+// Renderer builds the request of a notification queued without a body. It
+// is called by the worker just before the send, at every attempt;
+// notifications with a body are sent as they are. An error wrapping
+// ErrSkip records the notification as superseded, unsent; any other error
+// dead-letters it (rendering is deterministic: it would fail again).
+type Renderer interface {
+	Render(ctx context.Context, n store.Notification) (mind.Request, error)
+}
+
+// ErrSkip, from a Renderer, means the notification need not be sent:
 // what it would say has reached the receiver another way.
-var ErrSkip = errors.New("notification need not be sent")
+var ErrSkip = store.ErrSkip
 
 // OptionsFromConfig turns the delivery section of the configuration into
 // Options.
@@ -220,7 +224,7 @@ func (q *Queue) SetSender(s mind.Sender) {
 
 // ErrInvalid marks a notification that can never be sent (no receiver, no
 // endpoint, a body that is not JSON): a bug upstream, not a store failure.
-var ErrInvalid = errors.New("invalid notification")
+var ErrInvalid = store.ErrInvalid
 
 // Submit makes ns durable and returns once they are committed; only then
 // may the webhook answer 2xx. An error means nothing of ns was accepted
@@ -248,6 +252,10 @@ func (q *Queue) Submit(ctx context.Context, ns []store.Notification) error {
 	}
 	return nil
 }
+
+// Wake tells the scheduler that notifications were queued behind its back
+// (in a store transaction of their own, such as an incident's change).
+func (q *Queue) Wake() { q.poke() }
 
 // committed runs once per group commit, after it.
 func (q *Queue) committed(n int, ch store.Changes, err error) {

@@ -23,7 +23,7 @@ func bodiless(group string, seq int, status string) store.Notification {
 	return n
 }
 
-// preparer is a fake Options.Prepare: it returns the notification's group
+// preparer is a fake Options.Renderer: it returns the notification's group
 // as its body, with what err says, and counts its calls by row.
 type preparer struct {
 	mu    sync.Mutex
@@ -31,7 +31,7 @@ type preparer struct {
 	err   func(store.Notification) error
 }
 
-func (p *preparer) prepare(_ context.Context, n store.Notification) (mind.Request, error) {
+func (p *preparer) Render(_ context.Context, n store.Notification) (mind.Request, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.calls == nil {
@@ -58,7 +58,7 @@ func TestPrepareAtSendTime(t *testing.T) {
 	m := newFakeMind()
 	p := &preparer{}
 	opts := fast()
-	opts.Prepare = p.prepare
+	opts.Renderer = p
 	st := tempStore(t)
 	q := start(t, st, m, opts)
 	a := submit(t, q.Queue, bodiless("a", 1, "firing"))[0]
@@ -78,7 +78,7 @@ func TestSupersededIsNeverPrepared(t *testing.T) {
 	m := newFakeMind()
 	p := &preparer{}
 	opts := fast()
-	opts.Prepare = p.prepare
+	opts.Renderer = p
 	st := tempStore(t)
 	// Three notifications of one stream queued before any send: only the
 	// last is ever rendered.
@@ -110,7 +110,7 @@ func TestPrepareSkipAndFailure(t *testing.T) {
 		return nil
 	}}
 	opts := fast()
-	opts.Prepare = p.prepare
+	opts.Renderer = p
 	st := tempStore(t)
 	q := start(t, st, m, opts)
 	skip := submit(t, q.Queue, bodiless("skip", 1, "resolved"))[0]

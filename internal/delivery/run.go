@@ -383,12 +383,12 @@ const (
 	reasonMaxAge  mind.Reason = "max_age"
 )
 
-// prepare builds n's request with the Prepare hook.
+// prepare builds n's request with the Renderer.
 func (q *Queue) prepare(ctx context.Context, n store.Notification) (mind.Request, error) {
-	if q.opts.Prepare == nil {
+	if q.opts.Renderer == nil {
 		return mind.Request{}, errors.New("the notification has no body and the queue cannot render one")
 	}
-	req, err := q.opts.Prepare(ctx, n)
+	req, err := q.opts.Renderer.Render(ctx, n)
 	if err != nil {
 		return mind.Request{}, err
 	}
@@ -401,7 +401,7 @@ func (q *Queue) prepare(ctx context.Context, n store.Notification) (mind.Request
 	return req, nil
 }
 
-// SkippedMarker is the superseded_by of a notification its Prepare hook
+// SkippedMarker is the superseded_by of a notification its Renderer
 // skipped (the ack loop had sent it already, or the group moved on).
 const SkippedMarker = "(skipped)"
 

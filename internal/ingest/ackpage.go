@@ -2,12 +2,20 @@ package ingest
 
 import (
 	"bytes"
+	"fmt"
 	"html/template"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/mindoffice/mind-relay/internal/ack"
+	"github.com/mindoffice/mind-relay/internal/alert"
+	"github.com/mindoffice/mind-relay/internal/chat"
+	"github.com/mindoffice/mind-relay/internal/incident"
+	"github.com/mindoffice/mind-relay/internal/render"
 )
 
 // The ack page, for Mind clients without card callbacks: the card's
@@ -41,7 +49,7 @@ footer{margin-top:2rem;color:#999;font-size:.8rem}
 </style></head><body>
 {{ if .Msg }}<p class="msg">{{ .Msg }}</p>{{ end }}
 {{ if .Known }}
-<h1>{{ .Title }} <small>编号 {{ .ShortID }}</small></h1>
+<h1>{{ .Title }} <small>编号 {{ .ShortID }} · 第 {{ .Occurrence }} 次发生</small></h1>
 <p>状态：{{ if eq .State "acked" }}<b class="acked">已确认</b>{{ else if eq .State "resolved" }}<b class="resolved">已恢复</b>{{ else }}<b class="firing">触发中，未确认</b>{{ end }}
 {{ with .AckBy }}· 由 {{ . }} 于 {{ $.AckAt }} 确认{{ end }}{{ with .Silence }} · {{ . }}{{ end }}</p>
 <p>接收人：{{ .Receiver }}（{{ .Recipients }}）</p>
@@ -49,6 +57,7 @@ footer{margin-top:2rem;color:#999;font-size:.8rem}
 <li><span class="{{ if .Firing }}firing{{ else }}resolved{{ end }}">{{ if .Firing }}触发中{{ else }}已恢复{{ end }}</span> {{ .Summary }}
 {{ with .Labels }}<div class="labels">{{ . }}</div>{{ end }}{{ with .Since }}<div class="since">开始 {{ . }}</div>{{ end }}</li>{{ end }}
 </ul>{{ with .Omitted }}<p>还有 {{ . }} 条告警未显示</p>{{ end }}
+{{ with .Timeline }}<h2>经过</h2><ul class="timeline">{{ range . }}<li><span class="since">{{ .At }}</span> {{ .What }}</li>{{ end }}</ul>{{ end }}
 {{ if .CanAck }}
 <form method="post">
 <label>你的名字（可不填）<br><input type="text" name="name" maxlength="40" autocomplete="name"></label>
@@ -60,21 +69,135 @@ footer{margin-top:2rem;color:#999;font-size:.8rem}
 </body></html>
 `))
 
+// Page is what the ack page shows: the page model, built from the ack
+// loop's view of the token's incident.
+type Page struct {
+	Status int // HTTP status
+	Msg    string
+	// Known is set when the token named a card the relay knows.
+	Known      bool
+	ShortID    string
+	Title      string
+	Occurrence int
+	Receiver   string
+	Recipients string
+	State      string // firing, acked, resolved
+	AckBy      string
+	AckAt      string
+	Silence    string
+	Alerts     []PageAlert
+	Omitted    int
+	CanAck     bool
+	Timeline   []PageEvent
+}
+
+// PageAlert is one alert on the ack page.
+type PageAlert struct {
+	Summary string
+	Labels  string
+	Since   string
+	Firing  bool
+}
+
+// PageEvent is one line of the incident's timeline.
+type PageEvent struct {
+	At, What string
+}
+
+const pageMaxAlerts = 20
+
+func pageStatus(result string) int {
+	switch result {
+	case "", ack.ResultAcked, ack.ResultAlreadyAcked, ack.ResultResolved:
+		return http.StatusOK
+	case ack.ResultExpiredToken:
+		return http.StatusGone
+	case ack.ResultUnknownGroup:
+		return http.StatusNotFound
+	case ack.ResultError:
+		return http.StatusInternalServerError
+	default:
+		return http.StatusForbidden
+	}
+}
+
+// page turns the ack loop's view into the page model.
+func (h *ackHandlers) page(v ack.View) Page {
+	p := Page{Status: pageStatus(v.Result), Msg: ack.Msg(v.Result)}
+	if !v.Known {
+		return p
+	}
+	cfg := h.cfg()
+	inc, g := v.Incident, v.Group
+	p.Known, p.ShortID, p.Title, p.Occurrence = true, render.ShortID(inc.GroupID), ack.GroupName(g), inc.Occurrence
+	p.Receiver, p.State, p.CanAck = v.Receiver.Name, string(inc.State), v.CanAck
+	if v.Receiver.AllSubscribers {
+		p.Recipients = "全部订阅用户"
+	} else {
+		p.Recipients = fmt.Sprintf("%d 人", len(v.Receiver.OpenIDs))
+	}
+	if k := inc.Ack; k != nil && inc.State != incident.Firing {
+		p.AckBy, p.AckAt = k.By, ack.FormatTime(cfg, k.At)
+		if s := inc.Silence; s != nil && len(s.Live()) > 0 {
+			p.Silence = "静默至 " + ack.FormatTime(cfg, s.Until)
+		}
+	}
+	for i, a := range g.Alerts {
+		if i == pageMaxAlerts {
+			p.Omitted = len(g.Alerts) - pageMaxAlerts
+			break
+		}
+		pa := PageAlert{Summary: alertSummary(a), Firing: a.Status == alert.StatusFiring}
+		var kv []string
+		for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
+			if _, common := g.CommonLabels[k]; !common || len(g.Alerts) == 1 {
+				kv = append(kv, k+"="+a.Labels[k])
+			}
+		}
+		pa.Labels = strings.Join(kv, " · ")
+		if !a.StartsAt.IsZero() {
+			pa.Since = ack.FormatTime(cfg, a.StartsAt)
+		}
+		p.Alerts = append(p.Alerts, pa)
+	}
+	for _, e := range v.Timeline {
+		p.Timeline = append(p.Timeline, PageEvent{At: ack.FormatTime(cfg, e.At), What: chat.EventText(e)})
+	}
+	return p
+}
+
+func alertSummary(a alert.Alert) string {
+	for _, v := range []string{a.Annotations["summary"], a.Annotations["message"], a.Labels["alertname"]} {
+		if strings.TrimSpace(v) != "" {
+			return v
+		}
+	}
+	return "告警"
+}
+
 func (h *ackHandlers) viewPage(c *gin.Context) {
-	h.renderPage(c, h.acks.ViewPage(c.Request.Context(), c.Param("token")))
+	v, err := h.acks.ViewPage(c.Request.Context(), c.Param("token"))
+	if err != nil {
+		h.log.Error("ack page", "err", err)
+	}
+	h.renderPage(c, h.page(v))
 }
 
 func (h *ackHandlers) ackPage(c *gin.Context) {
 	if c.GetHeader("Sec-Fetch-Site") == "cross-site" {
-		h.renderPage(c, ack.Page{Status: http.StatusForbidden, Msg: "请在确认页面上提交"})
+		h.renderPage(c, Page{Status: http.StatusForbidden, Msg: "请在确认页面上提交"})
 		return
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxPageForm)
 	name := c.PostForm("name")
-	h.renderPage(c, h.acks.AckByPage(c.Request.Context(), c.Param("token"), name))
+	v, err := h.acks.AckByPage(c.Request.Context(), c.Param("token"), name)
+	if err != nil {
+		h.log.Error("ack page: ack failed", "err", err)
+	}
+	h.renderPage(c, h.page(v))
 }
 
-func (h *ackHandlers) renderPage(c *gin.Context, p ack.Page) {
+func (h *ackHandlers) renderPage(c *gin.Context, p Page) {
 	var buf bytes.Buffer
 	if err := pageTmpl.Execute(&buf, p); err != nil {
 		h.fail(c, &Error{Status: http.StatusInternalServerError, Msg: "cannot render the page", Err: err})

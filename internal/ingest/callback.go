@@ -12,6 +12,7 @@ import (
 
 	"github.com/mindoffice/mind-relay/internal/ack"
 	"github.com/mindoffice/mind-relay/internal/config"
+	"github.com/mindoffice/mind-relay/internal/mind/event"
 )
 
 // CallbackTokenHeader carries mind.callback_token on POST /mind/callback;
@@ -24,8 +25,8 @@ const maxCallbackBytes = 1 << 20
 // AckLoop is the ack loop as its endpoints see it (ack.Service).
 type AckLoop interface {
 	HandleEvent(ctx context.Context, body []byte, authenticated bool) (ack.Reply, error)
-	ViewPage(ctx context.Context, tok string) ack.Page
-	AckByPage(ctx context.Context, tok, name string) ack.Page
+	ViewPage(ctx context.Context, tok string) (ack.View, error)
+	AckByPage(ctx context.Context, tok, name string) (ack.View, error)
 }
 
 var _ AckLoop = (*ack.Service)(nil)
@@ -45,6 +46,7 @@ type ackHandlers struct {
 	*Server // for fail: the one place errors become responses
 	acks    AckLoop
 	cfg     func() *config.Config
+	log     *slog.Logger
 }
 
 // AckRoutes returns the routes of the ack loop — POST /mind/callback,
@@ -58,6 +60,7 @@ func AckRoutes(d AckDeps) func(*gin.Engine) {
 			Server: &Server{log: d.Logger, authFail: authFailures(d.Registerer)},
 			acks:   d.Acks,
 			cfg:    d.Config,
+			log:    d.Logger,
 		}
 		e.POST("/mind/callback", h.callback)
 		e.GET("/ack/:token", h.viewPage)
@@ -99,7 +102,7 @@ func (h *ackHandlers) callback(c *gin.Context) {
 	}
 	reply, err := h.acks.HandleEvent(c.Request.Context(), body, want != "")
 	switch {
-	case errors.Is(err, ack.ErrNotEvent):
+	case errors.Is(err, event.ErrNotEvent):
 		h.fail(c, &Error{Status: http.StatusBadRequest, Msg: err.Error(), Err: err})
 		return
 	case err != nil:

@@ -54,7 +54,7 @@ receivers: [{name: r, open_ids: [ou_a]}]
 	require.NoError(t, err)
 	rd, err := render.New(render.Options{}, nil, nil)
 	require.NoError(t, err)
-	rl := relay.New(&relay.State{Config: cfg, Tree: tree, Renderer: rd}, relay.Options{Queue: q}, prometheus.NewRegistry())
+	rl := relay.New(relay.NewLive(&relay.State{Config: cfg, Tree: tree, Renderer: rd}), relay.Options{Queue: q}, prometheus.NewRegistry())
 	d := &dlqFake{}
 	return Deps{Relay: rl, DLQ: d, Reload: func(context.Context) ([]string, error) { return nil, nil }}, d
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/mindoffice/mind-relay/internal/alert"
 	"github.com/mindoffice/mind-relay/internal/config"
+	"github.com/mindoffice/mind-relay/internal/incident"
 	"github.com/mindoffice/mind-relay/internal/payload"
 	"github.com/mindoffice/mind-relay/internal/relay"
 	"github.com/mindoffice/mind-relay/internal/render"
@@ -149,15 +150,14 @@ func Run(ctx context.Context, st *relay.State, in Input, now func() time.Time) (
 		cfg = withSet(cfg, in.Set)
 	}
 	pst := &relay.State{Config: cfg, Tree: st.Tree, Renderer: r}
-	opts := relay.Options{Now: now}
-	if in.Acked {
-		by := strings.TrimSpace(in.AckedBy)
-		if by == "" {
-			by = "预览"
-		}
-		opts.Acks = acked{info: &render.AckInfo{By: by, At: now()}}
+	live := relay.NewLive(pst)
+	rl := relay.New(live, relay.Options{Now: now}, prometheus.NewRegistry())
+	incs := &acked{}
+	cards := relay.NewCards(live, incs, nil, prometheus.NewRegistry())
+	by := strings.TrimSpace(in.AckedBy)
+	if by == "" {
+		by = "预览"
 	}
-	rl := relay.New(pst, opts, prometheus.NewRegistry())
 	if in.Receiver == "" {
 		for _, a := range g.Alerts {
 			res.Routes = append(res.Routes, AlertRoute{Alert: alertName(a, g), Status: a.Status, Matched: st.Tree.Explain(a.Labels)})
@@ -169,7 +169,13 @@ func Run(ctx context.Context, st *relay.State, in Input, now func() time.Time) (
 	}
 	for _, n := range ns {
 		fallbacks = nil
-		req, err := rl.Render(ctx, n)
+		if in.Acked {
+			// Drawn as if someone had acknowledged what the card shows.
+			n.IncidentID = "preview"
+			incs.inc = incident.Incident{ID: n.IncidentID, GroupID: n.GroupID, State: incident.Acked, Alerts: n.Alerts,
+				Ack: &incident.Ack{By: by, At: now(), Alerts: n.Alerts}}
+		}
+		req, err := cards.Render(ctx, n)
 		if err != nil {
 			return stop(err)
 		}
@@ -223,18 +229,10 @@ func withSet(cfg *config.Config, set string) *config.Config {
 	return &c
 }
 
-// acked answers every ack lookup with one acknowledgement.
-type acked struct{ info *render.AckInfo }
+// acked is the one incident a preview card renders with.
+type acked struct{ inc incident.Incident }
 
-func (a acked) AckFor(context.Context, string, *alert.Group) (*render.AckInfo, error) {
-	return a.info, nil
-}
-func (a acked) KeepsSnapshots() bool { return false }
-func (a acked) AckCard(context.Context, string, string) (*render.AckInfo, bool) {
-	return a.info, false
-}
-
-var _ relay.AckLookup = acked{}
+func (a *acked) Incident(context.Context, string) (incident.Incident, error) { return a.inc, nil }
 
 // alertName names an alert for the routes table: its alertname and the
 // labels the group's alerts do not share.

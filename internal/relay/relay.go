@@ -1,8 +1,8 @@
 // Package relay is the gateway's core: it takes a group of alerts from any
 // source, routes it to receivers and hands one notification per receiver,
-// with the routed group, to the delivery queue; the queue's worker has
-// Render build the card and the Mind request just before the send. It holds
-// the live configuration and swaps it atomically on reload.
+// with the routed group, to the delivery queue; the queue asks Cards to
+// build the card and the Mind request just before the send. It holds the
+// live configuration (Live) and swaps it atomically on reload.
 package relay
 
 import (
@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -21,7 +20,7 @@ import (
 
 	"github.com/mindoffice/mind-relay/internal/alert"
 	"github.com/mindoffice/mind-relay/internal/config"
-	"github.com/mindoffice/mind-relay/internal/delivery"
+	"github.com/mindoffice/mind-relay/internal/incident"
 	"github.com/mindoffice/mind-relay/internal/mind"
 	"github.com/mindoffice/mind-relay/internal/render"
 	"github.com/mindoffice/mind-relay/internal/route"
@@ -42,39 +41,27 @@ type Queue interface {
 	Submit(ctx context.Context, ns []store.Notification) error
 }
 
-// AckLookup reports whether a group is acknowledged, so that repeat
-// notifications of an acknowledged group render as such. It may be nil.
-// It is called on the webhook path for every notification (for ErrSkip,
-// and so that a group's new state ends its ack at once) and again by
-// Render at send time: it must answer from memory.
-type AckLookup interface {
-	// AckFor returns the group's acknowledgement, nil when there is none.
-	// ErrSkip drops the notification: the ack loop already told the
-	// receiver (it sent the resolved card itself).
-	AckFor(ctx context.Context, groupID string, g *alert.Group) (*render.AckInfo, error)
-	// KeepsSnapshots says whether the ack loop wants the group's latest
-	// state (the notification's encoded group, EncodeGroup) kept as its
-	// snapshot, in the same commit as the notification.
-	KeepsSnapshots() bool
-	// AckCard says how an ack-state card (a row in the group's AckStream,
-	// its Status the kind) renders now: with which ack, or skip when the
-	// group has moved on since it was queued.
-	AckCard(ctx context.Context, groupID, kind string) (info *render.AckInfo, skip bool)
+// Incidents reads the incidents cards are rendered with (the store).
+type Incidents interface {
+	Incident(ctx context.Context, id string) (incident.Incident, error)
 }
 
-// ErrSkip, from AckLookup.AckFor, drops a notification that would repeat
-// what the ack loop already sent.
-var ErrSkip = errors.New("already sent by the ack loop")
+// Live holds the live state; a reload swaps it whole. Requests already
+// running finish with the state they started with.
+type Live struct{ p atomic.Pointer[State] }
 
-// Ack-state cards — the ack loop's confirmation, and the group paging again
-// after an unack — are queued in a stream of their own, the group's id plus
-// AckStream, with their kind as the row's Status, and rendered at send time
-// through AckLookup.AckCard.
-const (
-	AckStream      = "/ack"
-	AckCardConfirm = "ack-confirm"
-	AckCardRepage  = "ack-repage"
-)
+// NewLive returns a holder serving st.
+func NewLive(st *State) *Live {
+	l := &Live{}
+	l.p.Store(st)
+	return l
+}
+
+// Load returns the live state.
+func (l *Live) Load() *State { return l.p.Load() }
+
+// Swap replaces the live state.
+func (l *Live) Swap(st *State) { l.p.Store(st) }
 
 // ErrUnknownReceiver is returned when a webhook names a receiver the
 // configuration does not define.
@@ -88,57 +75,48 @@ var ErrNotAccepted = errors.New("notification not accepted")
 // of ours, not the sender's, and not one a retry fixes.
 var ErrInvalid = errors.New("notification is invalid")
 
-// Relay routes, renders and enqueues.
+// Relay routes and enqueues.
 type Relay struct {
-	state   atomic.Pointer[State]
-	queue   Queue
-	acks    AckLookup
-	log     *slog.Logger
-	now     func() time.Time
-	alerts  *prometheus.CounterVec
-	renders prometheus.Counter
+	live   *Live
+	queue  Queue
+	log    *slog.Logger
+	now    func() time.Time
+	alerts *prometheus.CounterVec
 }
 
 // Options are the relay's collaborators.
 type Options struct {
 	Queue  Queue
-	Acks   AckLookup
 	Logger *slog.Logger
 	Now    func() time.Time
 }
 
-// New returns a relay serving state.
-func New(st *State, opts Options, reg prometheus.Registerer) *Relay {
+// New returns a relay serving the live state.
+func New(live *Live, opts Options, reg prometheus.Registerer) *Relay {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Relay{
+	return &Relay{
+		live:  live,
 		queue: opts.Queue,
-		acks:  opts.Acks,
 		log:   opts.Logger,
 		now:   opts.Now,
 		alerts: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 			Name: "mind_relay_alerts_received_total",
 			Help: "Alerts received in webhooks, by source and status (firing, resolved, invalid).",
 		}, []string{"source", "status"}),
-		renders: promauto.With(reg).NewCounter(prometheus.CounterOpts{
-			Name: "mind_relay_cards_rendered_total",
-			Help: "Cards rendered for notifications, at send time (a notification superseded before its send is never rendered).",
-		}),
 	}
-	r.state.Store(st)
-	return r
 }
 
 // State returns the live state.
-func (r *Relay) State() *State { return r.state.Load() }
+func (r *Relay) State() *State { return r.live.Load() }
 
 // Swap replaces the live state; requests already running finish with the
 // state they started with.
-func (r *Relay) Swap(st *State) { r.state.Store(st) }
+func (r *Relay) Swap(st *State) { r.live.Swap(st) }
 
 // CountInvalid records alerts dropped from a payload before routing.
 func (r *Relay) CountInvalid(src alert.Source, n int) {
@@ -160,7 +138,7 @@ func (r *Relay) Accept(ctx context.Context, g *alert.Group, receiver string) (in
 		return 0, err
 	}
 	if err := r.queue.Submit(ctx, ns); err != nil {
-		if errors.Is(err, delivery.ErrInvalid) {
+		if errors.Is(err, store.ErrInvalid) {
 			return 0, fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
 		return 0, fmt.Errorf("%w: %w", ErrNotAccepted, err)
@@ -170,7 +148,7 @@ func (r *Relay) Accept(ctx context.Context, g *alert.Group, receiver string) (in
 
 // Prepare routes g with st without submitting anything. The requests it
 // returns have no body yet: Render builds it, at send time.
-func (r *Relay) Prepare(ctx context.Context, st *State, g *alert.Group, receiver string) ([]store.Notification, error) {
+func (r *Relay) Prepare(_ context.Context, st *State, g *alert.Group, receiver string) ([]store.Notification, error) {
 	var routed []route.Routed
 	if receiver != "" {
 		if st.Config.ReceiverByName(receiver) == nil {
@@ -183,10 +161,7 @@ func (r *Relay) Prepare(ctx context.Context, st *State, g *alert.Group, receiver
 	now := r.now()
 	ns := make([]store.Notification, 0, len(routed))
 	for _, rt := range routed {
-		n, err := r.notification(ctx, st, rt, now)
-		if errors.Is(err, ErrSkip) {
-			continue
-		}
+		n, err := r.notification(st, rt, now)
 		if err != nil {
 			return nil, err
 		}
@@ -199,9 +174,9 @@ func (r *Relay) Prepare(ctx context.Context, st *State, g *alert.Group, receiver
 const groupVersion = 1
 
 // GroupData is what a notification's card is rendered from at send time
-// (store.Notification.Group), and what the ack loop keeps as a group's
-// snapshot: the routed group and who it went to when it was accepted,
-// should a reload remove the receiver before the send.
+// (store.Notification.Group): the routed group and who it went to when it
+// was accepted, should a reload remove the receiver before the send. It is
+// stored once, with its notification.
 type GroupData struct {
 	V              int          `json:"v"`
 	Group          *alert.Group `json:"group"`
@@ -234,18 +209,25 @@ func DecodeGroup(b []byte) (*GroupData, error) {
 	return &d, nil
 }
 
-// notification routes one group to its receiver and queues it, with the
-// group to render its card from at send time. Only what must be decided
-// now is: who gets it (the stream, the endpoint) and whether the ack loop
-// already sent it.
-func (r *Relay) notification(ctx context.Context, st *State, rt route.Routed, now time.Time) (store.Notification, error) {
+// Receiver is the relay receiver a queued group goes to: the live one, or
+// the one the group remembers when a reload removed it.
+func (d *GroupData) Receiver(cfg *config.Config, name string) *config.Receiver {
+	if rc := cfg.ReceiverByName(name); rc != nil {
+		return rc
+	}
+	return &config.Receiver{Name: name, OpenIDs: d.OpenIDs, AllSubscribers: d.AllSubscribers}
+}
+
+// notification routes one group to its receiver and queues it as a group
+// card, with the group to render it from at send time and the alerts it
+// shows, which the store observes with the group's incident.
+func (r *Relay) notification(st *State, rt route.Routed, now time.Time) (store.Notification, error) {
 	recv := st.Config.ReceiverByName(rt.Receiver)
 	if recv == nil {
 		return store.Notification{}, fmt.Errorf("%w %q", ErrUnknownReceiver, rt.Receiver)
 	}
 	g := rt.Group
 	id := uuid.NewString()
-	groupID := alert.GroupID(g.Source, g.Key(), recv.Name)
 	endpoint, err := mind.CardEndpoint(recv.OpenIDs, recv.AllSubscribers)
 	if err != nil {
 		return store.Notification{}, fmt.Errorf("receiver %q: %w", recv.Name, err)
@@ -254,86 +236,16 @@ func (r *Relay) notification(ctx context.Context, st *State, rt route.Routed, no
 	if err != nil {
 		return store.Notification{}, fmt.Errorf("receiver %q: %w", recv.Name, err)
 	}
-	var snapshot []byte
-	if r.acks != nil {
-		// Asked here too, not only at send time: a resolution the ack
-		// loop sent already is not queued at all (nor does it overwrite
-		// the group's snapshot), and an ack that this group ends is ended
-		// now, not when the card leaves. AckFor answers from memory.
-		_, err := r.acks.AckFor(ctx, groupID, g)
-		if errors.Is(err, ErrSkip) {
-			r.log.Debug("notification dropped: the ack loop sent it already", "group_id", groupID, "receiver", recv.Name)
-			return store.Notification{}, err
-		}
-		if r.acks.KeepsSnapshots() {
-			snapshot = data // the same bytes: encoded once
-		}
-	}
 	return store.Notification{
 		ID:        id,
-		GroupID:   groupID,
+		GroupID:   alert.GroupID(g.Source, g.Key(), recv.Name),
 		Receiver:  recv.Name,
 		Source:    string(g.Source),
 		Status:    g.Status,
+		Kind:      store.KindGroup,
+		Alerts:    incident.Refs(g.Alerts),
 		Request:   mind.Request{Endpoint: endpoint, RequestID: id},
 		Group:     data,
 		CreatedAt: now,
-		Snapshot:  snapshot,
 	}, nil
-}
-
-// Render builds the Mind request of a notification queued by Prepare,
-// with the live state: the receiver, templates and ack state as they are
-// now. It is the delivery queue's Prepare hook. A receiver a reload
-// removed gets the card with the default templates, sent to whom it went
-// when the notification was accepted. An error wrapping ErrSkip means the
-// ack loop sent it already; any other error is permanent.
-func (r *Relay) Render(ctx context.Context, n store.Notification) (mind.Request, error) {
-	d, err := DecodeGroup(n.Group)
-	if err != nil {
-		return mind.Request{}, fmt.Errorf("queued group: %w", err)
-	}
-	st := r.State()
-	recv := st.Config.ReceiverByName(n.Receiver)
-	if recv == nil {
-		r.log.Warn("receiver removed by a reload; sending its queued card to its recipients as accepted",
-			"receiver", n.Receiver, "id", n.ID)
-		recv = &config.Receiver{Name: n.Receiver, OpenIDs: d.OpenIDs, AllSubscribers: d.AllSubscribers}
-	}
-	groupID, ackCard := strings.CutSuffix(n.GroupID, AckStream)
-	in := render.Input{Receiver: recv, GroupID: groupID, NotificationID: n.ID}
-	switch {
-	case ackCard && r.acks == nil:
-		return mind.Request{}, fmt.Errorf("%w: ack-state card with acks off", delivery.ErrSkip)
-	case ackCard:
-		info, skip := r.acks.AckCard(ctx, groupID, n.Status)
-		if skip {
-			return mind.Request{}, fmt.Errorf("%w: the group moved on since this %s card was queued", delivery.ErrSkip, n.Status)
-		}
-		in.Ack = info
-	case r.acks != nil:
-		ack, err := r.acks.AckFor(ctx, n.GroupID, d.Group)
-		switch {
-		case errors.Is(err, ErrSkip):
-			return mind.Request{}, fmt.Errorf("%w: %w", delivery.ErrSkip, err)
-		case err != nil:
-			// An ack we cannot read must not stop the page: render it red.
-			r.log.Warn("reading ack state failed; rendering unacknowledged", "group_id", n.GroupID, "err", err)
-		}
-		in.Ack = ack
-	}
-	r.renders.Inc()
-	c, err := st.Renderer.Render(d.Group, in)
-	if err != nil {
-		return mind.Request{}, fmt.Errorf("render card for receiver %q: %w", recv.Name, err)
-	}
-	content, err := c.JSON()
-	if err != nil {
-		return mind.Request{}, err
-	}
-	req, err := mind.NewCardRequest(n.Request.RequestID, recv.OpenIDs, recv.AllSubscribers, content)
-	if err != nil {
-		return mind.Request{}, fmt.Errorf("receiver %q: %w", recv.Name, err)
-	}
-	return req, nil
 }

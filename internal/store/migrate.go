@@ -66,12 +66,32 @@ var migrations = []migration{
 			checked_at INTEGER NOT NULL
 		)`,
 	}},
-	ackMigration, // acks.go
+	{version: 2, name: "acks", stmts: []string{
+		`CREATE TABLE snapshots (
+			group_id        TEXT    PRIMARY KEY,
+			receiver        TEXT    NOT NULL,
+			source          TEXT    NOT NULL DEFAULT '',
+			status          TEXT    NOT NULL DEFAULT '',
+			notification_id TEXT    NOT NULL,
+			data            BLOB    NOT NULL,
+			created_at      INTEGER NOT NULL,
+			updated_at      INTEGER NOT NULL
+		)`,
+		`CREATE INDEX snapshots_status ON snapshots (status, updated_at)`,
+		`CREATE TABLE acks (
+			group_id   TEXT    PRIMARY KEY,
+			state      TEXT    NOT NULL,
+			data       BLOB    NOT NULL,
+			updated_at INTEGER NOT NULL
+		)`,
+		`CREATE INDEX acks_state ON acks (state, updated_at)`,
+	}},
 	// The routed alert group a card is rendered from at send time; empty
 	// for rows whose body was rendered before they were queued.
 	{version: 3, name: "render at send", stmts: []string{
 		`ALTER TABLE notifications ADD COLUMN group_data BLOB`,
 	}},
+	incidentMigration, // incidents.go
 }
 
 // migrate brings db to the last version of migs.

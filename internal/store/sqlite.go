@@ -124,7 +124,8 @@ func (s *sqliteStore) Close() error {
 
 // columns are read by scan, in this order.
 const columns = `seq, id, group_id, receiver, source, status, endpoint, request_id, body, state,
-	created_at, queued_at, attempts, next_attempt_at, last_error, updated_at, delivered_at, superseded_by, replays, group_data`
+	created_at, queued_at, attempts, next_attempt_at, last_error, updated_at, delivered_at, superseded_by, replays, group_data,
+	kind, incident_id, alerts`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -135,11 +136,19 @@ func scan(r scanner) (Notification, error) {
 		state                          string
 		created, queued, next, updated int64
 		delivered                      sql.NullInt64
+		kind                           string
+		alerts                         []byte
 	)
 	if err := r.Scan(&n.Seq, &n.ID, &n.GroupID, &n.Receiver, &n.Source, &n.Status, &n.Request.Endpoint,
 		&n.Request.RequestID, &body, &state, &created, &queued, &n.Attempts, &next, &n.LastError,
-		&updated, &delivered, &n.SupersededBy, &n.Replays, &n.Group); err != nil {
+		&updated, &delivered, &n.SupersededBy, &n.Replays, &n.Group, &kind, &n.IncidentID, &alerts); err != nil {
 		return Notification{}, err
+	}
+	n.Kind = Kind(kind)
+	if len(alerts) > 0 {
+		if err := json.Unmarshal(alerts, &n.Alerts); err != nil {
+			return Notification{}, fmt.Errorf("alerts of %s: %w", n.ID, err)
+		}
 	}
 	if len(body) > 0 {
 		n.Request.Body = json.RawMessage(body)
@@ -237,52 +246,81 @@ func (s *sqliteStore) Enqueue(ctx context.Context, ns []Notification) (Changes, 
 		prepared[i] = n
 	}
 	err := s.inTx(ctx, durable, func(tx *sql.Tx) error {
-		ch = Changes{}
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO notifications
-			(id, group_id, receiver, source, status, endpoint, request_id, body, state,
-			 created_at, queued_at, attempts, next_attempt_at, updated_at, group_data)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, 0, ?, ?, ?)
-			ON CONFLICT (id) DO NOTHING`)
-		if err != nil {
-			return err
-		}
-		defer func() { _ = ins.Close() }()
-		streams := newStreamSet()
-		var inserted []Notification
-		for _, n := range prepared {
-			body := []byte(n.Request.Body)
-			if body == nil {
-				body = []byte{} // rendered at send time; the column is NOT NULL
-			}
-			var group []byte
-			if len(n.Group) > 0 {
-				group = n.Group
-			}
-			res, err := ins.ExecContext(ctx, n.ID, n.GroupID, n.Receiver, n.Source, n.Status,
-				n.Request.Endpoint, n.Request.RequestID, body,
-				nanos(n.CreatedAt), nanos(n.QueuedAt), nanos(n.NextAttemptAt), nanos(now), group)
-			if err != nil {
-				return fmt.Errorf("insert %s: %w", n.ID, err)
-			}
-			if k, _ := res.RowsAffected(); k == 1 {
-				ch.Count++
-				streams.add(n.Receiver, n.GroupID)
-				if len(n.Snapshot) > 0 {
-					inserted = append(inserted, n)
-				}
-			}
-		}
-		// The ack loop's snapshot of each group rides on this commit.
-		if err := putSnapshots(ctx, tx, inserted, now); err != nil {
-			return err
-		}
-		ch.Superseded, err = supersede(ctx, tx, streams, now)
+		var err error
+		ch, err = insert(ctx, tx, prepared, now, true)
 		return err
 	})
 	if err != nil {
 		return Changes{}, fmt.Errorf("enqueue: %w", err)
 	}
 	return ch, nil
+}
+
+// insert queues ns within tx. With observing, a group card is first
+// observed by its group's incident (which may say it need not be sent);
+// cards an incident change asks for are not (the change decided them).
+// What the new rows make pointless is superseded.
+func insert(ctx context.Context, tx *sql.Tx, ns []Notification, now time.Time, observing bool) (Changes, error) {
+	var ch Changes
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO notifications
+		(id, group_id, receiver, source, status, endpoint, request_id, body, state,
+		 created_at, queued_at, attempts, next_attempt_at, updated_at, group_data, kind, incident_id, alerts)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, 0, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO NOTHING`)
+	if err != nil {
+		return ch, err
+	}
+	defer func() { _ = ins.Close() }()
+	streams := newStreamSet()
+	for _, n := range ns {
+		var exists bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM notifications WHERE id = ?)`, n.ID).Scan(&exists); err != nil {
+			return ch, fmt.Errorf("insert %s: %w", n.ID, err)
+		}
+		if exists {
+			continue
+		}
+		if observing && (n.Kind == KindGroup || n.Kind == "") && n.Alerts != nil {
+			skip, err := observe(ctx, tx, &n, now)
+			if err != nil {
+				return ch, err
+			}
+			if skip {
+				ch.Skipped = append(ch.Skipped, Ref{ID: n.ID, Receiver: n.Receiver, GroupID: n.GroupID})
+				continue
+			}
+		}
+		body := []byte(n.Request.Body)
+		if body == nil {
+			body = []byte{} // rendered at send time; the column is NOT NULL
+		}
+		var group, alerts []byte
+		if len(n.Group) > 0 {
+			group = n.Group
+		}
+		if n.Alerts != nil {
+			if alerts, err = json.Marshal(n.Alerts); err != nil {
+				return ch, fmt.Errorf("insert %s: %w", n.ID, err)
+			}
+		}
+		kind := n.Kind
+		if kind == "" {
+			kind = KindGroup
+		}
+		res, err := ins.ExecContext(ctx, n.ID, n.GroupID, n.Receiver, n.Source, n.Status,
+			n.Request.Endpoint, n.Request.RequestID, body,
+			nanos(n.CreatedAt), nanos(n.QueuedAt), nanos(n.NextAttemptAt), nanos(now), group,
+			string(kind), n.IncidentID, alerts)
+		if err != nil {
+			return ch, fmt.Errorf("insert %s: %w", n.ID, err)
+		}
+		if k, _ := res.RowsAffected(); k == 1 {
+			ch.Count++
+			streams.add(n.Receiver, n.GroupID)
+		}
+	}
+	ch.Superseded, err = supersede(ctx, tx, streams, now)
+	return ch, err
 }
 
 // streamSet is a set of (receiver, group) pairs in insertion order.
@@ -608,8 +646,11 @@ func (s *sqliteStore) Replay(ctx context.Context, now time.Time, ids ...string) 
 func (s *sqliteStore) Prune(ctx context.Context, before time.Time) (int, error) {
 	var n int64
 	err := s.inTx(ctx, bookkeeping, func(tx *sql.Tx) error {
+		// An open incident's latest card holds the group its page and
+		// silences read: it stays.
 		res, err := tx.ExecContext(ctx, `DELETE FROM notifications
-			WHERE state IN ('delivered', 'superseded') AND updated_at < ?`, nanos(before))
+			WHERE state IN ('delivered', 'superseded') AND updated_at < ?
+			AND id NOT IN (SELECT last_card FROM incidents WHERE state <> 'resolved' OR silenced = 1)`, nanos(before))
 		if err != nil {
 			return err
 		}

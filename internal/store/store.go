@@ -1,7 +1,9 @@
-// Package store keeps the relay's outbox: every notification accepted from a
-// webhook is written here, durably, before the sender gets its 2xx, and stays
-// until Mind has accepted it, a newer notification of its group has made it
-// pointless, or it is dead-lettered.
+// Package store keeps the relay's outbox and its incidents: every
+// notification accepted from a webhook is written here, durably, before the
+// sender gets its 2xx, and stays until Mind has accepted it, a newer
+// notification of its group has made it pointless, or it is dead-lettered;
+// beside it, each alert group's incidents (package incident), the state
+// every ack decision reads (incidents.go).
 //
 // The Store interface speaks of notifications and outcomes, never of SQL, so
 // that another backend (PostgreSQL, for several replicas) can sit behind it.
@@ -35,6 +37,7 @@ import (
 	"time"
 
 	"github.com/mindoffice/mind-relay/internal/config"
+	"github.com/mindoffice/mind-relay/internal/incident"
 	"github.com/mindoffice/mind-relay/internal/mind"
 )
 
@@ -73,12 +76,17 @@ type Notification struct {
 	// the relay encodes it, kept with the row and read back with it: what
 	// the card is rendered from at send time. Opaque here.
 	Group []byte
-	// Snapshot, when set, is the alert group this notification is about,
-	// as the ack package encodes it. Enqueue keeps it, in the same
-	// transaction, as the group's latest snapshot (AckStore.Snapshot): what
-	// an acknowledgement of the group acts on. It is not read back with the
-	// notification.
-	Snapshot []byte
+	// Kind says what the notification is: the group's own card, or a card
+	// about its incident's ack (rendered at send time from that incident).
+	Kind Kind
+	// Alerts, on a group card, are the alerts the card shows. Enqueue
+	// observes the card with the group's incident in the same transaction
+	// (incident.Observe) and records them: a click on this card acks
+	// exactly these.
+	Alerts []incident.AlertRef
+	// IncidentID is the incident the notification is about (set by
+	// Enqueue for group cards).
+	IncidentID string
 
 	// Filled by the store.
 	Seq           int64     // enqueue order, increasing
@@ -93,6 +101,17 @@ type Notification struct {
 	SupersededBy  string    // ID of the newer notification that replaced it
 	Replays       int       // times taken out of the dead letters
 }
+
+// Kind is what a notification is.
+type Kind string
+
+// Kinds of notification.
+const (
+	KindGroup      Kind = "group"       // the group's own card
+	KindAckConfirm Kind = "ack-confirm" // an ack's confirmation
+	KindAckRepage  Kind = "ack-repage"  // the group's card again after an unack
+	KindChat       Kind = "chat"        // an answer to a chat command
+)
 
 // Ref names a notification in a change report.
 type Ref struct {
@@ -109,6 +128,9 @@ type Changes struct {
 	Count int
 	// Superseded are the pending notifications this write superseded.
 	Superseded []Ref
+	// Skipped are group cards Enqueue did not queue: their incident says
+	// the relay sent that resolution already.
+	Skipped []Ref
 }
 
 // Outcome is the result of one claimed notification, reported back with
@@ -184,12 +206,41 @@ type Store interface {
 	Prune(ctx context.Context, before time.Time) (int, error)
 	// Stats counts the queue.
 	Stats(ctx context.Context) (Stats, error)
+
+	// Incident returns one incident; ErrNoIncident when there is none.
+	Incident(ctx context.Context, id string) (incident.Incident, error)
+	// Incidents returns the incidents q selects, last updated first. It
+	// is one query: "firing and unacknowledged for N minutes" is
+	// IncidentQuery{States: [Firing], InStateBefore: now - N}.
+	Incidents(ctx context.Context, q IncidentQuery) ([]incident.Incident, error)
+	// UpdateIncident applies fn to the incident as it is now, and commits
+	// its result — the incident's next state, its timeline lines and the
+	// notifications to queue — in one durable transaction; concurrent
+	// updates of one incident are serialised (a PostgreSQL backend locks
+	// the row). fn must not do I/O: it may be called again.
+	UpdateIncident(ctx context.Context, id string, fn func(incident.Incident) (IncidentUpdate, error)) (incident.Incident, Changes, error)
+	// Timeline returns an incident's events, oldest first.
+	Timeline(ctx context.Context, id string) ([]incident.Event, error)
+	// PruneIncidents deletes resolved incidents (and their timelines)
+	// last updated before before, except each group's latest.
+	PruneIncidents(ctx context.Context, before time.Time) (int, error)
+
 	// CheckWritable fails unless a durable write succeeds now: the
 	// readiness check.
 	CheckWritable(ctx context.Context) error
 	// Close releases the store.
 	Close() error
 }
+
+// ErrSkip, from a renderer at send time, means the notification need not
+// be sent: what it would say has reached the receiver another way, or its
+// incident moved on. The queue records it superseded, unsent.
+var ErrSkip = errors.New("notification need not be sent")
+
+// ErrInvalid marks a notification that can never be sent (no receiver, no
+// endpoint, a body that is not JSON): a bug of the caller, not a fault a
+// retry fixes.
+var ErrInvalid = errors.New("invalid notification")
 
 // ErrNotFound is returned by Get for an unknown ID.
 var ErrNotFound = errors.New("notification not found")

@@ -82,8 +82,9 @@ func activeSilences(t *testing.T, am *amtest.Alertmanager) []amtest.Silence {
 func TestAckSilencesInRealAlertmanager(t *testing.T) {
 	amtest.Binary(t)
 	fake := mindtest.NewServer(t)
-	relay := startRelay(t, fake, ackConfig("  silence:\n    duration: 2h\n", ""))
-	am := amtest.Start(t, amtest.WebhookConfig(relay.URL+"/webhook/alertmanager", "am-token-123"))
+	amAddr := amtest.FreePort(t)
+	relay := startRelay(t, fake, ackConfig("  silence:\n    duration: 2h\n    alertmanager_url: http://"+amAddr+"\n", ""))
+	am := amtest.StartAt(t, amAddr, amtest.WebhookConfig(relay.URL+"/webhook/alertmanager", "am-token-123"))
 
 	labels := map[string]string{"alertname": "PostgresDown", "team": "db", "severity": "critical", "instance": "pg-1:5432"}
 	start := time.Now().Add(-2 * time.Minute).UTC()
@@ -227,11 +228,13 @@ func TestCallbackRefusals(t *testing.T) {
 	expired := claims
 	expired.IssuedAt, expired.ExpiresAt = now.Add(-48*time.Hour), now.Add(-24*time.Hour)
 	unknown := claims
-	unknown.GroupID = "ffffffffffffffff"
+	unknown.NotificationID = "ffffffff-ffff-4fff-bfff-ffffffffffff" // a card the relay never queued
 	p, s, _ := strings.Cut(good, ".")
 	altered := strings.Replace(p, p[len(p)-4:], "AAAA", 1) + "." + s
 
-	noValue := `{"schema":"1.0","header":{"event_type":"card.action.trigger"},"event":{"open_id":"ou_db1"}}`
+	noValue := `{"schema":"1.0","header":{"event_type":"card.action.trigger","app_id":"` + mindtest.DefaultAppID + `"},"event":{"open_id":"ou_db1"}}`
+	noApp := strings.Replace(click("ou_x", "x", "ack", good), `"app_id":"`+mindtest.DefaultAppID+`",`, "", 1)
+	require.NotContains(t, noApp, "app_id")
 	for _, tc := range []struct {
 		name, body string
 		code       int
@@ -244,6 +247,7 @@ func TestCallbackRefusals(t *testing.T) {
 		{"value's action differs from the token's", click("ou_x", "x", "unack", good), 200, "invalid_token"},
 		{"no value", noValue, 200, "invalid_token"},
 		{"unknown group", click("ou_x", "x", "ack", sign(e2eAckSecret, unknown)), 200, "unknown_group"},
+		{"no header.app_id", noApp, 200, "wrong_app"},
 		{"garbage", "{not json", 400, ""},
 		{"no event", `{"schema":"1.0","header":{"event_type":"card.action.trigger"}}`, 400, ""},
 	} {
@@ -271,6 +275,7 @@ func TestCallbackRefusals(t *testing.T) {
 	require.Contains(t, m, `mind_relay_acks_total{result="invalid_token"} 5`)
 	require.Contains(t, m, `mind_relay_acks_total{result="expired_token"} 1`)
 	require.Contains(t, m, `mind_relay_acks_total{result="unknown_group"} 1`)
+	require.Contains(t, m, `mind_relay_acks_total{result="wrong_app"} 1`)
 	require.Contains(t, m, `mind_relay_acks_total{result="acked"} 0`)
 
 	// Nothing changed: no confirmation was sent, and the genuine token
@@ -366,6 +371,11 @@ func TestAckPage(t *testing.T) {
 	code, body = postForm(t, page, url.Values{"name": {"李四"}})
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, body, "该告警组已被确认")
+	// The incident's timeline: opened, acked from the page.
+	_, body, _ = get(t, page)
+	require.Contains(t, body, "经过")
+	require.Contains(t, body, "第 1 次发生")
+	require.Regexp(t, `(?s)触发.*确认 · web:&lt;b&gt;张三&lt;/b&gt;`, body)
 	time.Sleep(300 * time.Millisecond)
 	require.Equal(t, 2, len(fake.Messages()), "POST acks once")
 
@@ -444,6 +454,13 @@ func TestChatCommands(t *testing.T) {
 	require.Eventually(t, func() bool { return redCards(fake) == 2 }, 10*time.Second, 20*time.Millisecond,
 		"after unack the group pages again, red")
 	require.Contains(t, say("ou_db1", "m8", "alerts").Text, "未确认")
+
+	// The incident's timeline, in order.
+	tl := say("ou_db1", "m9", "incident "+short).Text
+	require.Contains(t, tl, "第 1 次发生")
+	require.Regexp(t, `(?s)触发.*确认 · 值班工程师.*取消确认 · 值班工程师`, tl)
+	require.Contains(t, say("ou_someone_else", "m10", "incident "+short).Text, "没有编号为", "others' incidents stay private")
+	ans = say("ou_db1", "m8b", "alerts")
 
 	// Mind resending an event gets no second answer.
 	n := len(fake.Messages())

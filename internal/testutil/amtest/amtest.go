@@ -58,13 +58,22 @@ func FreePort(t testing.TB) string {
 
 // Alertmanager is a running Alertmanager.
 type Alertmanager struct {
-	URL string
-	cmd *exec.Cmd
-	log *bytes.Buffer
+	URL  string
+	bin  string
+	args []string
+	cmd  *exec.Cmd
+	log  *bytes.Buffer
 }
 
 // Start runs Alertmanager with the given config YAML until the test ends.
 func Start(t testing.TB, configYAML string) *Alertmanager {
+	t.Helper()
+	return StartAt(t, FreePort(t), configYAML)
+}
+
+// StartAt is Start on a given loopback address (from FreePort), for tests
+// that must name Alertmanager's URL before it runs.
+func StartAt(t testing.TB, addr, configYAML string) *Alertmanager {
 	t.Helper()
 	bin := Binary(t)
 	dir := t.TempDir()
@@ -72,41 +81,55 @@ func Start(t testing.TB, configYAML string) *Alertmanager {
 	if err := os.WriteFile(cfg, []byte(configYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := FreePort(t)
-	var log bytes.Buffer
-	cmd := exec.Command(bin,
-		"--config.file="+cfg,
-		"--storage.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr,
-		"--web.external-url=http://"+addr,
+	am := &Alertmanager{URL: "http://" + addr, bin: bin, log: &bytes.Buffer{}, args: []string{
+		"--config.file=" + cfg,
+		"--storage.path=" + filepath.Join(dir, "data"),
+		"--web.listen-address=" + addr,
+		"--web.external-url=http://" + addr,
 		"--cluster.listen-address=", // no gossip: a single instance
 		"--log.level=debug",
-	)
-	cmd.Stdout, cmd.Stderr = &log, &log
+	}}
+	t.Cleanup(func() {
+		_ = am.cmd.Process.Kill()
+		_ = am.cmd.Wait()
+		if t.Failed() {
+			t.Logf("alertmanager log:\n%s", tail(am.log.String(), 4000))
+		}
+	})
+	am.start(t)
+	return am
+}
+
+func (am *Alertmanager) start(t testing.TB) {
+	t.Helper()
+	cmd := exec.Command(am.bin, am.args...)
+	cmd.Stdout, cmd.Stderr = am.log, am.log
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start alertmanager: %v", err)
 	}
-	am := &Alertmanager{URL: "http://" + addr, cmd: cmd, log: &log}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("alertmanager log:\n%s", tail(log.String(), 4000))
-		}
-	})
+	am.cmd = cmd
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(am.URL + "/-/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return am
+				return
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("alertmanager did not become ready; log:\n%s", tail(log.String(), 4000))
-	return nil
+	t.Fatalf("alertmanager did not become ready; log:\n%s", tail(am.log.String(), 4000))
+}
+
+// Restart stops Alertmanager gracefully (it writes its silences to its
+// data directory) and starts it again on the same address: its alerts,
+// kept in memory only, are gone until they are posted again.
+func (am *Alertmanager) Restart(t testing.TB) {
+	t.Helper()
+	_ = am.cmd.Process.Signal(os.Interrupt)
+	_ = am.cmd.Wait()
+	am.start(t)
 }
 
 func tail(s string, n int) string {

@@ -1,4 +1,6 @@
-package ack
+// Package event reads the events Mind posts to the relay's callback URL:
+// card clicks and messages to the robot (seed 003, interface.md).
+package event
 
 import (
 	"bytes"
@@ -325,4 +327,49 @@ func clean(s string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// Header is an event's envelope header: who it is for and what it is.
+type Header struct {
+	Type  string
+	AppID string
+}
+
+// IsMessage reports whether the header says the event is a message to
+// the robot.
+func (h Header) IsMessage() bool { return h.Type == EventRobotMessage || h.Type == EventGroupAtRobot }
+
+// ParseHeader reads only the envelope's header, stopping there: the
+// callback decides from it (the app, whether it is a chat message it must
+// refuse) before it reads the event. Only a body that is not a JSON
+// object fails, with ErrNotEvent; a body without a header gives an empty
+// one.
+func ParseHeader(body []byte) (Header, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return Header{}, fmt.Errorf("%w: not a JSON object", ErrNotEvent)
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return Header{}, fmt.Errorf("%w: %s", ErrNotEvent, jsonProblem(err))
+		}
+		key, _ := t.(string)
+		if key != "header" {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return Header{}, fmt.Errorf("%w: %s", ErrNotEvent, jsonProblem(err))
+			}
+			continue
+		}
+		var h struct {
+			EventType string `json:"event_type"`
+			AppID     string `json:"app_id"`
+		}
+		if err := dec.Decode(&h); err != nil {
+			return Header{}, fmt.Errorf("%w: header: %s", ErrNotEvent, jsonProblem(err))
+		}
+		return Header{Type: h.EventType, AppID: h.AppID}, nil
+	}
+	return Header{}, nil
 }

@@ -1,4 +1,4 @@
-package ack
+package silence
 
 import (
 	"fmt"
@@ -15,67 +15,6 @@ func al(status string, ls map[string]string) alert.Alert {
 	a.Status = status
 	a.Labels = ls
 	return a
-}
-
-func grp(as ...alert.Alert) *alert.Group { return &alert.Group{Alerts: as} }
-
-func TestJudge(t *testing.T) {
-	a := al("firing", map[string]string{"alertname": "X", "instance": "a", "severity": "warning"})
-	b := al("firing", map[string]string{"alertname": "X", "instance": "b", "severity": "warning"})
-	c := al("firing", map[string]string{"alertname": "X", "instance": "c", "severity": "warning"})
-	acked := &record{Fingerprints: fingerprints(alert.Alerts{a, b}), SeverityRank: severityRank("warning")}
-	resolved := func(x alert.Alert) alert.Alert { x.Status = "resolved"; return x }
-	crit := func(x alert.Alert) alert.Alert {
-		y := x
-		y.Labels = map[string]string{}
-		for k, v := range x.Labels {
-			y.Labels[k] = v
-		}
-		y.Labels["severity"] = "critical"
-		return y
-	}
-	for _, tc := range []struct {
-		name string
-		g    *alert.Group
-		want verdict
-	}{
-		{"the same alerts repeat", grp(a, b), keep},
-		{"some acked alerts resolved, the rest fire", grp(resolved(a), b), keep},
-		{"a new alert joins", grp(a, b, c), clearNewAlert},
-		{"only a new alert fires (the acked ones are silenced)", grp(c), clearNewAlert},
-		{"an acked alert re-fires at a higher severity (new labels: a new alert)", grp(crit(a), b), clearNewAlert},
-		{"all resolved", grp(resolved(a), resolved(b)), allResolved},
-		{"no alerts at all", grp(), keep},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			require.Equal(t, tc.want, judge(acked, tc.g))
-		})
-	}
-
-	// Severity not in the labels that make the fingerprint (Grafana sends
-	// its own fingerprints): a rise clears the ack.
-	x := al("firing", map[string]string{"alertname": "Y", "severity": "warning"})
-	x.Fingerprint = "fp-1"
-	r := &record{Fingerprints: []string{"fp-1"}, SeverityRank: severityRank("warning")}
-	require.Equal(t, keep, judge(r, grp(x)))
-	x.Labels = map[string]string{"alertname": "Y", "severity": "critical"}
-	require.Equal(t, clearSeverity, judge(r, grp(x)))
-	x.Labels = map[string]string{"alertname": "Y", "severity": "info"}
-	require.Equal(t, keep, judge(r, grp(x)), "a fall keeps the ack")
-}
-
-func TestSeverity(t *testing.T) {
-	require.Greater(t, severityRank("critical"), severityRank("warning"))
-	require.Greater(t, severityRank("warning"), severityRank("info"))
-	require.Equal(t, severityRank("Critical "), severityRank("critical"))
-	require.Zero(t, severityRank("whatever"))
-	s, r := maxSeverity(alert.Alerts{
-		al("firing", map[string]string{"severity": "warning"}),
-		al("firing", map[string]string{"severity": "critical"}),
-		al("firing", map[string]string{}),
-	})
-	require.Equal(t, "critical", s)
-	require.Equal(t, severityRank("critical"), r)
 }
 
 // covers reports whether any silence (matcher set) matches ls, as
@@ -146,7 +85,7 @@ func TestSilenceMatchers(t *testing.T) {
 			for _, ls := range tc.acked {
 				as = append(as, al("firing", ls))
 			}
-			sets, exact := silenceMatchers(as)
+			sets, exact := Matchers(as)
 			require.True(t, exact)
 			require.Len(t, sets, tc.nSets)
 			for _, ls := range tc.acked {
@@ -171,7 +110,7 @@ func TestSilenceMatchers(t *testing.T) {
 	for i := range maxExactSilences + 1 {
 		many = append(many, al("firing", with("pod", fmt.Sprint("p", i), "node", fmt.Sprint("n", i))))
 	}
-	sets, exact := silenceMatchers(many)
+	sets, exact := Matchers(many)
 	require.False(t, exact)
 	require.Len(t, sets, 1)
 	for _, a := range many {

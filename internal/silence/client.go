@@ -1,4 +1,7 @@
-package ack
+// Package silence talks to the sources' silence and alert APIs (an
+// Alertmanager's API v2, or Grafana's Alertmanager-compatible one) and
+// decides which of them the relay may talk to: only URLs from its config.
+package silence
 
 import (
 	"bytes"
@@ -16,7 +19,7 @@ import (
 // callTimeout bounds one call to a source's API.
 const callTimeout = 10 * time.Second
 
-// Kinds of source the ack loop silences alerts in.
+// Kinds of source the relay silences alerts in.
 const (
 	KindAlertmanager = "alertmanager"
 	KindGrafana      = "grafana"
@@ -25,34 +28,53 @@ const (
 // grafanaAMPath is where Grafana serves its Alertmanager-compatible API.
 const grafanaAMPath = "/api/alertmanager/grafana/api/v2"
 
+// Auth is how the relay authenticates to a source, as Alertmanager's
+// http_config does: basic auth or a bearer token (or neither).
+type Auth struct {
+	Username, Password string
+	BearerToken        string
+}
+
 // Source talks to an Alertmanager API v2: Alertmanager's own, or Grafana's
 // Alertmanager-compatible one. It keeps the silence and alert calls the
-// ack loop needs, each bounded by callTimeout.
+// relay needs, each bounded by callTimeout. Links it makes for cards never
+// carry the user info of its URL.
 type Source struct {
 	Kind   string
-	base   string // the UI's root URL, without a trailing slash
+	base   string // the UI's root URL, no user info, no trailing slash
 	api    string // the API v2 root
-	bearer string
+	auth   Auth
 	client *http.Client
 }
 
 // NewSource returns the source of kind at root (Alertmanager's or
-// Grafana's root URL). bearer, when set, is sent as a Bearer token.
-func NewSource(kind, root, bearer string, client *http.Client) (*Source, error) {
+// Grafana's root URL). User info in root is taken as basic auth (when
+// auth names none) and dropped from links.
+func NewSource(kind, root string, auth Auth, client *http.Client) (*Source, error) {
 	u, err := url.Parse(strings.TrimRight(root, "/"))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%s URL %q is not an absolute http(s) URL", kind, redactURL(root))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%s URL %q is not an absolute http(s) URL without query or fragment", kind, redactURL(root))
+	}
+	if u.User != nil {
+		if auth.Username == "" && auth.BearerToken == "" {
+			auth.Username = u.User.Username()
+			auth.Password, _ = u.User.Password()
+		}
+		u.User = nil
 	}
 	if client == nil {
 		client = http.DefaultClient
 	}
-	s := &Source{Kind: kind, base: u.String(), bearer: bearer, client: client}
+	s := &Source{Kind: kind, base: u.String(), auth: auth, client: client}
 	s.api = s.base + "/api/v2"
 	if kind == KindGrafana {
 		s.api = s.base + grafanaAMPath
 	}
 	return s, nil
 }
+
+// Root is the source's root URL as links show it (no user info).
+func (s *Source) Root() string { return s.base }
 
 // Silence is a silence as the API v2 takes and lists it.
 type Silence struct {
@@ -71,6 +93,8 @@ type Silence struct {
 type SourceAlert struct {
 	Fingerprint string            `json:"fingerprint"`
 	Labels      map[string]string `json:"labels"`
+	StartsAt    time.Time         `json:"startsAt"`
+	EndsAt      time.Time         `json:"endsAt"`
 	Status      struct {
 		State      string   `json:"state"`
 		SilencedBy []string `json:"silencedBy"`
@@ -145,6 +169,18 @@ func (s *Source) ActiveAlerts(ctx context.Context, filter []Matcher) ([]SourceAl
 	return out, err
 }
 
+// Started returns when the source last started (GET /status's uptime),
+// the evidence that tells a restart from a resolution.
+func (s *Source) Started(ctx context.Context) (time.Time, error) {
+	var out struct {
+		Uptime time.Time `json:"uptime"`
+	}
+	if err := s.call(ctx, http.MethodGet, "/status", nil, nil, &out); err != nil {
+		return time.Time{}, err
+	}
+	return out.Uptime, nil
+}
+
 // SilenceLink is where a person sees the silence.
 func (s *Source) SilenceLink(id string) string {
 	if s.Kind == KindGrafana {
@@ -189,8 +225,11 @@ func (s *Source) call(ctx context.Context, method, path string, q url.Values, bo
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if s.bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+s.bearer)
+	switch {
+	case s.auth.BearerToken != "":
+		req.Header.Set("Authorization", "Bearer "+s.auth.BearerToken)
+	case s.auth.Username != "":
+		req.SetBasicAuth(s.auth.Username, s.auth.Password)
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {

@@ -1,4 +1,6 @@
-package ack
+// Package chat is the robot's chat commands: what a message to it asks
+// (ParseCommand) and the answer, acting through the ack loop (Handler).
+package chat
 
 import (
 	"strings"
@@ -9,11 +11,12 @@ import (
 
 // Chat commands the robot answers.
 const (
-	CmdHelp    = "help"
-	CmdAlerts  = "alerts"
-	CmdAck     = "ack"
-	CmdUnack   = "unack"
-	CmdSilence = "silence"
+	CmdHelp     = "help"
+	CmdAlerts   = "alerts"
+	CmdAck      = "ack"
+	CmdUnack    = "unack"
+	CmdSilence  = "silence"
+	CmdIncident = "incident"
 )
 
 // Command is a parsed chat command. Name is empty for text that is no
@@ -31,6 +34,7 @@ var commandNames = map[string]string{
 	"ack": CmdAck, "确认": CmdAck,
 	"unack": CmdUnack, "取消确认": CmdUnack,
 	"silence": CmdSilence, "静默": CmdSilence,
+	"incident": CmdIncident, "事件": CmdIncident, "inc": CmdIncident,
 }
 
 // MaxChatSilence caps `silence <id> <duration>`.
@@ -51,7 +55,7 @@ func ParseCommand(text string) Command {
 	switch name {
 	case "":
 		return Command{}
-	case CmdAck, CmdUnack:
+	case CmdAck, CmdUnack, CmdIncident:
 		if len(args) < 1 {
 			c.Problem = "请给出告警编号，例如 `" + name + " a1b2c3`（`alerts` 列出编号）"
 			return c
@@ -79,9 +83,10 @@ func ParseCommand(text string) Command {
 }
 
 // helpText is the answer to help and to anything that is no command.
-const helpText = `**mind-relay 告警机器人**
+const HelpText = `**mind-relay 告警机器人**
 - ` + "`alerts`" + `：列出发给你的、正在触发的告警组，带编号和确认状态
 - ` + "`ack <编号>`" + `：确认告警组（编号见卡片底部或 ` + "`alerts`" + `）
 - ` + "`silence <编号> <时长>`" + `：确认并静默，例如 ` + "`silence a1b2c3 2h`" + `
 - ` + "`unack <编号>`" + `：取消确认，告警重新按未确认通知
+- ` + "`incident <编号>`" + `：查看告警事件的经过（触发、发送、确认、静默、恢复）
 - ` + "`help`" + `：显示本帮助`
