@@ -136,7 +136,7 @@ func TestWebhookKeepsTheFirstMaxAlerts(t *testing.T) {
 			require.Equal(t, strconv.Itoa(tc.kept-1), d.Group.Alerts[tc.kept-1].Labels["i"])
 			require.Equal(t, tc.truncated, d.Group.TruncatedAlerts)
 
-			req, err := deps.Relay.Render(context.Background(), got[0])
+			req, err := relay.NewCards(relay.NewLive(deps.Relay.State()), nil, nil, prometheus.NewRegistry()).Render(context.Background(), got[0])
 			require.NoError(t, err)
 			require.Contains(t, string(req.Body), fmt.Sprintf("还有 %d 条告警未显示", tc.omitted))
 		})
