@@ -1,0 +1,278 @@
+package schedule
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-ical"
+	"github.com/teambition/rrule-go"
+)
+
+// Calendar is the on-call shifts of an iCal (RFC 5545) export: each VEVENT
+// is a shift, recurring by its RRULE and RDATEs less its EXDATEs, with
+// RECURRENCE-ID events replacing (or, with STATUS:CANCELLED, removing) one
+// instance of their series. A shift's people are its ATTENDEEs (the
+// address without "mailto:" and without any "@domain": an export that
+// must use e-mail addresses can write mailto:ou_xxx@oncall.invalid), those
+// who declined left out; with no attendee, its SUMMARY is a list of
+// open_ids separated by commas or spaces. Times without a TZID or "Z" are
+// in the schedule's zone; a TZID must be an IANA zone name.
+type Calendar struct {
+	series []*series
+}
+
+// series is one recurring (or single) shift.
+type series struct {
+	uid   string
+	set   *rrule.Set
+	dur   time.Duration
+	ids   []string
+	order int // position in the file, for a stable order of overlaps
+}
+
+// LoadCalendar reads the iCal file at path.
+func LoadCalendar(path string, loc *time.Location) (*Calendar, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	c, err := ParseCalendar(f, loc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ParseCalendar reads an iCal stream (one or more VCALENDARs); times
+// without a zone are in loc.
+func ParseCalendar(r io.Reader, loc *time.Location) (*Calendar, error) {
+	dec := ical.NewDecoder(r)
+	var events []ical.Event
+	for {
+		cal, err := dec.Decode()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("parse iCal: %w", err)
+		}
+		events = append(events, cal.Events()...)
+	}
+	if len(events) == 0 {
+		return nil, errors.New("no VEVENT in the calendar: nobody would ever be on call")
+	}
+	c := &Calendar{}
+	masters := map[string]*series{}
+	type exception struct {
+		uid string
+		at  time.Time
+	}
+	var exceptions []exception
+	for i, ev := range events {
+		uid, _ := ev.Props.Text(ical.PropUID)
+		name := uid
+		if name == "" {
+			name = fmt.Sprintf("#%d", i+1)
+		}
+		s, err := parseEvent(ev, loc)
+		if err != nil {
+			return nil, fmt.Errorf("event %s: %w", name, err)
+		}
+		rid := ev.Props.Get(ical.PropRecurrenceID)
+		if rid != nil {
+			if strings.EqualFold(rid.Params.Get(ical.ParamRange), "THISANDFUTURE") {
+				return nil, fmt.Errorf("event %s: RECURRENCE-ID;RANGE=THISANDFUTURE is not supported: split the series instead", name)
+			}
+			at, err := rid.DateTime(loc)
+			if err != nil {
+				return nil, fmt.Errorf("event %s: RECURRENCE-ID: %w", name, err)
+			}
+			exceptions = append(exceptions, exception{uid: uid, at: at})
+		} else if uid != "" {
+			if _, dup := masters[uid]; dup {
+				return nil, fmt.Errorf("event %s: two events with this UID and no RECURRENCE-ID", name)
+			}
+		}
+		if s == nil { // cancelled
+			continue
+		}
+		s.uid, s.order = uid, i
+		if rid == nil && uid != "" {
+			masters[uid] = s
+		}
+		c.series = append(c.series, s)
+	}
+	// An exception replaces its instance of the series: it is its own
+	// one-off shift (unless cancelled), and the series skips that start.
+	for _, e := range exceptions {
+		if m := masters[e.uid]; m != nil {
+			m.set.ExDate(e.at)
+		}
+	}
+	return c, nil
+}
+
+// parseEvent reads one VEVENT; nil for a cancelled one.
+func parseEvent(ev ical.Event, loc *time.Location) (*series, error) {
+	status, err := ev.Status()
+	if err != nil {
+		return nil, err
+	}
+	if status == ical.EventCancelled {
+		return nil, nil
+	}
+	start, err := ev.DateTimeStart(loc)
+	if err != nil {
+		return nil, fmt.Errorf("DTSTART: %w", err)
+	}
+	if start.IsZero() {
+		return nil, errors.New("no DTSTART")
+	}
+	end, err := ev.DateTimeEnd(loc)
+	if err != nil {
+		return nil, fmt.Errorf("DTEND: %w", err)
+	}
+	if !end.After(start) {
+		return nil, errors.New("ends when it starts (no DTEND or DURATION?): a shift must last")
+	}
+	ids, err := eventPeople(ev)
+	if err != nil {
+		return nil, err
+	}
+	set := &rrule.Set{}
+	set.DTStart(start)
+	set.RDate(start) // DTSTART is always the first instance (RFC 5545 3.8.5.3)
+	if p := ev.Props.Get(ical.PropRecurrenceRule); p != nil && ev.Props.Get(ical.PropRecurrenceID) == nil {
+		opt, err := rrule.StrToROptionInLocation(p.Value, start.Location())
+		if err != nil {
+			return nil, fmt.Errorf("RRULE: %w", err)
+		}
+		opt.Dtstart = start
+		rule, err := rrule.NewRRule(*opt)
+		if err != nil {
+			return nil, fmt.Errorf("RRULE: %w", err)
+		}
+		set.RRule(rule)
+	}
+	rdates, err := dateList(ev.Props.Values(ical.PropRecurrenceDates), start.Location())
+	if err != nil {
+		return nil, fmt.Errorf("RDATE: %w", err)
+	}
+	for _, t := range rdates {
+		set.RDate(t)
+	}
+	exdates, err := dateList(ev.Props.Values(ical.PropExceptionDates), start.Location())
+	if err != nil {
+		return nil, fmt.Errorf("EXDATE: %w", err)
+	}
+	for _, t := range exdates {
+		set.ExDate(t)
+	}
+	return &series{set: set, dur: end.Sub(start), ids: ids}, nil
+}
+
+// dateList reads EXDATE or RDATE properties, each a comma-separated list;
+// values without a zone are in loc, the zone of the series' DTSTART.
+func dateList(props []ical.Prop, loc *time.Location) ([]time.Time, error) {
+	var out []time.Time
+	for _, p := range props {
+		if p.ValueType() == ical.ValuePeriod {
+			return nil, errors.New("VALUE=PERIOD is not supported: use date-times")
+		}
+		for _, v := range strings.Split(p.Value, ",") {
+			one := p
+			one.Value = strings.TrimSpace(v)
+			t, err := one.DateTime(loc)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// eventPeople is the open_ids an event names.
+func eventPeople(ev ical.Event) ([]string, error) {
+	var ids []string
+	attendees := ev.Props.Values(ical.PropAttendee)
+	for _, a := range attendees {
+		if strings.EqualFold(a.Params.Get(ical.ParamParticipationStatus), "DECLINED") {
+			continue
+		}
+		v := strings.TrimSpace(a.Value)
+		if len(v) >= 7 && strings.EqualFold(v[:7], "mailto:") {
+			v = v[7:]
+		}
+		if i := strings.IndexByte(v, '@'); i >= 0 {
+			v = v[:i]
+		}
+		if v != "" {
+			ids = appendNew(ids, v)
+		}
+	}
+	if len(attendees) > 0 {
+		return ids, nil // everyone declined: nobody on call in this shift
+	}
+	summary, err := ev.Props.Text(ical.PropSummary)
+	if err != nil {
+		return nil, fmt.Errorf("SUMMARY: %w", err)
+	}
+	ids = appendNew(ids, strings.FieldsFunc(summary, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })...)
+	if len(ids) == 0 {
+		return nil, errors.New("names nobody: put open_ids in ATTENDEE or SUMMARY")
+	}
+	return ids, nil
+}
+
+// At is who is on call at t: the people of every shift covering t, the
+// earliest-starting shift first.
+func (c *Calendar) At(t time.Time) []string {
+	type hit struct {
+		start time.Time
+		s     *series
+	}
+	var hits []hit
+	for _, s := range c.series {
+		from := t.Add(-s.dur)
+		for _, st := range s.set.Between(from, t, true) {
+			if st.After(from) && !st.After(t) {
+				hits = append(hits, hit{st, s})
+			}
+		}
+	}
+	slices.SortStableFunc(hits, func(a, b hit) int {
+		if c := a.start.Compare(b.start); c != 0 {
+			return c
+		}
+		return a.s.order - b.s.order
+	})
+	var ids []string
+	for _, h := range hits {
+		ids = appendNew(ids, h.s.ids...)
+	}
+	return ids
+}
+
+// nextEdge is the first start or end of a shift after x.
+func (c *Calendar) nextEdge(x time.Time) (time.Time, bool) {
+	var best time.Time
+	consider := func(t time.Time) {
+		if !t.IsZero() && t.After(x) && (best.IsZero() || t.Before(best)) {
+			best = t
+		}
+	}
+	for _, s := range c.series {
+		consider(s.set.After(x, false))
+		if st := s.set.After(x.Add(-s.dur), false); !st.IsZero() {
+			consider(st.Add(s.dur))
+		}
+	}
+	return best, !best.IsZero()
+}
