@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/emersion/go-ical"
 	"github.com/teambition/rrule-go"
@@ -35,6 +37,9 @@ type series struct {
 	order int // position in the file, for a stable order of overlaps
 }
 
+// MaxCalendarBytes bounds an iCal file.
+const MaxCalendarBytes = 16 << 20
+
 // LoadCalendar reads the iCal file at path.
 func LoadCalendar(path string, loc *time.Location) (*Calendar, error) {
 	f, err := os.Open(path)
@@ -52,11 +57,23 @@ func LoadCalendar(path string, loc *time.Location) (*Calendar, error) {
 // ParseCalendar reads an iCal stream (one or more VCALENDARs); times
 // without a zone are in loc.
 func ParseCalendar(r io.Reader, loc *time.Location) (*Calendar, error) {
-	dec := ical.NewDecoder(r)
+	b, err := io.ReadAll(io.LimitReader(r, MaxCalendarBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read iCal: %w", err)
+	}
+	if len(b) > MaxCalendarBytes {
+		return nil, fmt.Errorf("iCal file is larger than %d bytes", MaxCalendarBytes)
+	}
+	dec := ical.NewDecoder(bytes.NewReader(b))
 	var events []ical.Event
 	for {
 		cal, err := dec.Decode()
 		if errors.Is(err, io.EOF) {
+			// The decoder says EOF for a clean end and for a file cut
+			// short alike: only whitespace may follow the last calendar.
+			if cutShort(b) {
+				return nil, errors.New("parse iCal: the file ends inside a component (cut short?)")
+			}
 			break
 		}
 		if err != nil {
@@ -116,6 +133,17 @@ func ParseCalendar(r io.Reader, loc *time.Location) (*Calendar, error) {
 		}
 	}
 	return c, nil
+}
+
+// cutShort reports whether anything but whitespace follows the last
+// END:VCALENDAR (or there is none).
+func cutShort(b []byte) bool {
+	const end = "END:VCALENDAR"
+	i := bytes.LastIndex(bytes.ToUpper(b), []byte(end))
+	if i < 0 {
+		return len(bytes.TrimSpace(b)) > 0
+	}
+	return len(bytes.TrimSpace(b[i+len(end):])) > 0
 }
 
 // parseEvent reads one VEVENT; nil for a cancelled one.
@@ -220,11 +248,15 @@ func eventPeople(ev ical.Event) ([]string, error) {
 	if len(attendees) > 0 {
 		return ids, nil // everyone declined: nobody on call in this shift
 	}
-	summary, err := ev.Props.Text(ical.PropSummary)
-	if err != nil {
-		return nil, fmt.Errorf("SUMMARY: %w", err)
+	// The raw value: a list written "ou_a, ou_b" is not valid TEXT (its
+	// comma should be escaped), and go-ical's Text stops at it.
+	var summary string
+	if p := ev.Props.Get(ical.PropSummary); p != nil {
+		summary = strings.NewReplacer(`\,`, ",", `\;`, ";", `\n`, " ", `\N`, " ", `\\`, `\`).Replace(p.Value)
 	}
-	ids = appendNew(ids, strings.FieldsFunc(summary, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })...)
+	ids = appendNew(ids, strings.FieldsFunc(summary, func(r rune) bool {
+		return r == ',' || r == ';' || unicode.IsSpace(r)
+	})...)
 	if len(ids) == 0 {
 		return nil, errors.New("names nobody: put open_ids in ATTENDEE or SUMMARY")
 	}

@@ -1,0 +1,110 @@
+package schedule
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestCalendarAt(t *testing.T) {
+	berlin := zone(t, "Europe/Berlin")
+	cal, err := LoadCalendar("testdata/weekly.ics", berlin)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name, at string // at: Berlin wall clock
+		want       []string
+	}{
+		{"all-day event: both in its SUMMARY", "2026-01-01T00:00", []string{"ou_h", "ou_i"}},
+		{"all-day event ends at midnight", "2026-01-02T00:00", nil},
+		{"before the first shift", "2026-01-05T08:59:59", nil},
+		{"attendee, mailto and @domain dropped; the decliner is not on call", "2026-01-05T09:00", []string{"ou_a"}},
+		{"a shift's end is the next one's start", "2026-01-12T09:00", []string{"ou_b"}},
+		{"INTERVAL=2: a again", "2026-01-19T09:00", []string{"ou_a"}},
+		{"EXDATE removes b's shift", "2026-01-28T12:00", nil},
+		{"RECURRENCE-ID moves a's shift to ou_c", "2026-02-02T09:00", []string{"ou_c"}},
+		{"the exception is shorter than the series", "2026-02-05T09:00", nil},
+		{"b, between two exceptions", "2026-02-10T09:00", []string{"ou_b"}},
+		{"a cancelled instance (RECURRENCE-ID in UTC)", "2026-02-18T12:00", nil},
+		{"second value of an EXDATE list", "2026-03-10T12:00", nil},
+		{"before the spring change: b", "2026-03-30T08:59:59", []string{"ou_b"}},
+		// Each instance starts at 09:00 local, and lasts DTEND-DTSTART
+		// exactly (RFC 5545 3.8.5.3): b's shift, begun in winter, ends
+		// at 10:00 CEST, an hour after a's begins. Both are paged then.
+		{"after the spring change a starts at 09:00 local; b's exact week overlaps", "2026-03-30T09:00", []string{"ou_b", "ou_a"}},
+		{"b's 168 hours end at 10:00 CEST", "2026-03-30T10:00", []string{"ou_a"}},
+		{"UNTIL ends b's series", "2026-04-07T12:00", nil},
+		{"a recurs forever", "2027-04-12T09:00", []string{"ou_a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, cal.At(mustParse(t, tc.at, berlin)))
+		})
+	}
+}
+
+func TestCalendarHandoffs(t *testing.T) {
+	berlin := zone(t, "Europe/Berlin")
+	cal, err := LoadCalendar("testdata/weekly.ics", berlin)
+	require.NoError(t, err)
+	s, err := New(Spec{Name: "cal", Location: berlin, Calendar: cal,
+		Overrides: []Override{{Start: mustParse(t, "2026-02-06T00:00", berlin), End: mustParse(t, "2026-02-07T00:00", berlin), OpenID: "ou_d"}}})
+	require.NoError(t, err)
+	require.Equal(t, strings.Join([]string{
+		"2026-01-26 09:00 CET nobody",
+		"2026-02-02 09:00 CET ou_c",
+		"2026-02-05 09:00 CET nobody",
+		"2026-02-06 00:00 CET ou_d",
+		"2026-02-07 00:00 CET nobody",
+		"2026-02-09 09:00 CET ou_b",
+		"2026-02-16 09:00 CET nobody",
+		"2026-02-23 09:00 CET ou_b",
+		"2026-03-02 09:00 CET ou_a",
+		"",
+	}, "\n"), fmtHandoffs(s.Handoffs(mustParse(t, "2026-01-25T12:00", berlin), 9)))
+	require.Equal(t, "2026-03-30 09:00 CEST ou_b,ou_a\n2026-03-30 10:00 CEST ou_a\n2026-04-06 09:00 CEST nobody\n",
+		fmtHandoffs(s.Handoffs(mustParse(t, "2026-03-29T12:00", berlin), 3)))
+}
+
+func TestCalendarRefuses(t *testing.T) {
+	berlin := zone(t, "Europe/Berlin")
+	event := func(lines ...string) string {
+		return strings.Join(append(append([]string{"BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//t//t//EN", "BEGIN:VEVENT", "UID:e1", "DTSTAMP:20260101T000000Z"}, lines...), "END:VEVENT", "END:VCALENDAR", ""), "\r\n")
+	}
+	for _, tc := range []struct {
+		name, ics, err string
+	}{
+		{"not iCal", "hello\r\n", "parse iCal: "},
+		{"trailing garbage", "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\nBEGIN:VCAL", "parse iCal: the file ends inside a component (cut short?)"},
+		{"no events", "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nEND:VCALENDAR\r\n", "no VEVENT in the calendar: nobody would ever be on call"},
+		{"nobody named", event("DTSTART:20260105T010000Z", "DTEND:20260105T020000Z"), "event e1: names nobody: put open_ids in ATTENDEE or SUMMARY"},
+		{"no length", event("DTSTART:20260105T010000Z", "SUMMARY:ou_a"), "event e1: ends when it starts (no DTEND or DURATION?): a shift must last"},
+		{"bad rule", event("DTSTART:20260105T010000Z", "DTEND:20260105T020000Z", "RRULE:FREQ=SOMETIMES", "SUMMARY:ou_a"), "event e1: RRULE: "},
+		{"unknown TZID", event("DTSTART;TZID=Mars/Olympus:20260105T010000", "DTEND:20260105T020000Z", "SUMMARY:ou_a"), "event e1: DTSTART: unknown time zone Mars/Olympus"},
+		{"bad EXDATE", event("DTSTART:20260105T010000Z", "DTEND:20260105T020000Z", "RRULE:FREQ=DAILY", "EXDATE:tomorrow", "SUMMARY:ou_a"), "event e1: EXDATE: "},
+		{"this and future", event("RECURRENCE-ID;RANGE=THISANDFUTURE:20260105T010000Z", "DTSTART:20260105T010000Z", "DTEND:20260105T020000Z", "SUMMARY:ou_a"), "event e1: RECURRENCE-ID;RANGE=THISANDFUTURE is not supported: split the series instead"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseCalendar(strings.NewReader(tc.ics), berlin)
+			require.ErrorContains(t, err, tc.err)
+		})
+	}
+	_, err := LoadCalendar("testdata/truncated.ics", berlin)
+	require.ErrorContains(t, err, "testdata/truncated.ics: parse iCal: the file ends inside a component (cut short?)")
+	_, err = LoadCalendar("testdata/missing.ics", berlin)
+	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestCalendarSummaryList(t *testing.T) {
+	berlin := zone(t, "Europe/Berlin")
+	for _, summary := range []string{`ou_a,ou_b ou_c`, `ou_a\, ou_b\;ou_c`, `ou_a ou_b ou_a ou_c`} {
+		t.Run(summary, func(t *testing.T) {
+			ics := strings.Join([]string{"BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//t//t//EN", "BEGIN:VEVENT", "UID:e1", "DTSTAMP:20260101T000000Z",
+				"DTSTART:20260105T010000Z", "DURATION:PT1H", "SUMMARY:" + summary, "END:VEVENT", "END:VCALENDAR", ""}, "\r\n")
+			cal, err := ParseCalendar(strings.NewReader(ics), berlin)
+			require.NoError(t, err)
+			require.Equal(t, []string{"ou_a", "ou_b", "ou_c"}, cal.At(utc("2026-01-05T01:59:59Z")))
+			require.Empty(t, cal.At(utc("2026-01-05T02:00:00Z")))
+		})
+	}
+}
