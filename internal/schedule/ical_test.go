@@ -14,7 +14,7 @@ func TestCalendarAt(t *testing.T) {
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		name, at string // at: Berlin wall clock
-		want       []string
+		want     []string
 	}{
 		{"all-day event: both in its SUMMARY", "2026-01-01T00:00", []string{"ou_h", "ou_i"}},
 		{"all-day event ends at midnight", "2026-01-02T00:00", nil},
