@@ -87,6 +87,7 @@ func Load(b []byte, baseDir string) (*Config, error) {
 		}
 	}
 	probs = append(probs, c.validate()...)
+	probs = append(probs, c.loadSchedules(baseDir)...)
 	if len(probs) > 0 {
 		probs.locate(&root)
 		return nil, probs

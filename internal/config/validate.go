@@ -206,7 +206,7 @@ func (c *Config) checkReceivers() Problems {
 		switch {
 		case r.AllSubscribers && len(r.OpenIDs) > 0:
 			ps.add(p+".open_ids", "set open_ids or all_subscribers, not both")
-		case !r.AllSubscribers && len(r.OpenIDs) == 0:
+		case !r.AllSubscribers && len(r.OpenIDs) == 0 && r.Schedule == "":
 			ps.add(p+".open_ids", "is empty: list Mind open_ids, or set all_subscribers: true")
 		}
 		for j, id := range r.OpenIDs {
