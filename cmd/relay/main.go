@@ -31,6 +31,7 @@ Usage:
   relay serve --config FILE [--listen ADDR] [--dry-run]
   relay check-config --config FILE
   relay render --config FILE --source alertmanager|grafana [--receiver NAME] [--input FILE]
+  relay oncall --config FILE [--at TIME] [--schedule NAME]
   relay dlq list --config FILE
   relay dlq replay ID... | --all --config FILE
   relay version
@@ -56,6 +57,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = render(args, stdin, stdout, stderr)
 	case "dlq":
 		err = dlq(args, stdout, stderr)
+	case "oncall":
+		err = oncall(args, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "mind-relay %s (commit %s, %s %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help":
