@@ -204,3 +204,42 @@ func checkOpenID(key, id string, ps *Problems) {
 		ps.add(key, "%q is not an open_id", id)
 	}
 }
+
+// WarnAhead is how far ahead scheduleWarnings looks for a gap.
+const WarnAhead = 28 * 24 * time.Hour
+
+// scheduleWarnings names each receiver whose cards would reach nobody at
+// some time between now and WarnAhead: it lists no open_ids and its
+// schedule has nobody on call then (before a rotation starts, between
+// calendar shifts).
+func (c *Config) scheduleWarnings(now time.Time) []string {
+	var w []string
+	for i, r := range c.Receivers {
+		if r == nil || r.Schedule == "" || len(r.OpenIDs) > 0 {
+			continue
+		}
+		sc := c.OnCall.Get(r.Schedule)
+		if sc == nil {
+			continue
+		}
+		gap := time.Time{}
+		if len(sc.OnCall(now)) == 0 {
+			gap = now
+		} else {
+			for _, h := range sc.Handoffs(now, 1000) {
+				if h.At.Sub(now) > WarnAhead {
+					break
+				}
+				if len(h.OnCall) == 0 {
+					gap = h.At
+					break
+				}
+			}
+		}
+		if !gap.IsZero() {
+			w = append(w, fmt.Sprintf("receivers[%d] (%s) lists no open_ids and nobody is on call on schedule %q from %s: its cards would reach nobody then (add open_ids as a fallback, or fill the gap)",
+				i, r.Name, r.Schedule, gap.In(sc.Location()).Format("2006-01-02 15:04 MST")))
+		}
+	}
+	return w
+}

@@ -133,3 +133,39 @@ func TestSchedulesBad(t *testing.T) {
 		})
 	}
 }
+
+func TestScheduleWarnings(t *testing.T) {
+	dir := t.TempDir()
+	ics, err := os.ReadFile("testdata/oncall.ics")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "db.ics"), ics, 0o600))
+	c, err := Load([]byte(withSchedules(`  - {name: db, schedule: db-primary}
+  - {name: cal, schedule: cal}
+  - {name: cal-with-fallback, schedule: cal, open_ids: [ou_lead]}
+`, `  - name: db-primary
+    rotation: {every: 1w, start: "2026-01-05T10:00", members: [ou_a, ou_b]}
+  - name: cal
+    time_zone: Europe/Berlin
+    ical_file: db.ics
+`)), dir)
+	require.NoError(t, err)
+	sh, err := time.LoadLocation("Asia/Shanghai")
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name string
+		now  time.Time
+		want []string
+	}{
+		{"before the rotation starts; the calendar gap after its new-year shift", time.Date(2026, 1, 1, 12, 0, 0, 0, sh), []string{
+			`receivers[1] (db) lists no open_ids and nobody is on call on schedule "db-primary" from 2026-01-01 12:00 CST: its cards would reach nobody then (add open_ids as a fallback, or fill the gap)`,
+			`receivers[2] (cal) lists no open_ids and nobody is on call on schedule "cal" from 2026-01-02 00:00 CET: its cards would reach nobody then (add open_ids as a fallback, or fill the gap)`,
+		}},
+		{"a calendar gap ahead", time.Date(2026, 1, 20, 0, 0, 0, 0, sh), []string{
+			`receivers[2] (cal) lists no open_ids and nobody is on call on schedule "cal" from 2026-01-26 09:00 CET: its cards would reach nobody then (add open_ids as a fallback, or fill the gap)`,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, c.scheduleWarnings(tc.now))
+		})
+	}
+}

@@ -381,6 +381,7 @@ func (c *Config) Warnings() []string {
 	if c.ExternalURL == "" {
 		w = append(w, "external_url is empty: cards carry no ack link for clients without callbacks")
 	}
+	w = append(w, c.scheduleWarnings(time.Now())...)
 	return w
 }
 
