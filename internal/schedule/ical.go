@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 	"unicode"
@@ -35,6 +36,65 @@ type series struct {
 	dur   time.Duration
 	ids   []string
 	order int // position in the file, for a stable order of overlaps
+
+	// rrule-go can only iterate from DTSTART, so a series' starts up to
+	// until are expanded once, at load; asks past until iterate.
+	starts []time.Time
+	until  time.Time
+	done   bool // the series has no start after until
+}
+
+// MaxShifts bounds the shifts a calendar may have from its first one to
+// Horizon after it is loaded: more means an RRULE far too frequent for
+// on-call shifts (FREQ=MINUTELY, say).
+const MaxShifts = 200000
+
+// expand records the series' starts up to until, spending budget.
+func (s *series) expand(until time.Time, budget *int) error {
+	next := s.set.Iterator()
+	for {
+		t, ok := next()
+		if !ok {
+			s.done = true
+			break
+		}
+		if t.After(until) {
+			break
+		}
+		if *budget--; *budget < 0 {
+			return fmt.Errorf("more than %d shifts before %s: is an RRULE too frequent for on-call shifts?", MaxShifts, until.Format(time.DateOnly))
+		}
+		s.starts = append(s.starts, t)
+	}
+	s.until = until
+	return nil
+}
+
+// startsIn is the starts st with from < st <= to.
+func (s *series) startsIn(from, to time.Time) []time.Time {
+	if s.done || !to.After(s.until) {
+		i := sort.Search(len(s.starts), func(i int) bool { return s.starts[i].After(from) })
+		j := sort.Search(len(s.starts), func(i int) bool { return s.starts[i].After(to) })
+		return s.starts[i:j]
+	}
+	var out []time.Time
+	for _, st := range s.set.Between(from, to, true) {
+		if st.After(from) && !st.After(to) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// nextStart is the first start after x; zero when there is none.
+func (s *series) nextStart(x time.Time) time.Time {
+	if i := sort.Search(len(s.starts), func(i int) bool { return s.starts[i].After(x) }); i < len(s.starts) {
+		return s.starts[i]
+	}
+	if s.done {
+		return time.Time{}
+	}
+	return s.set.After(x, false)
 }
 
 // MaxCalendarBytes bounds an iCal file.
@@ -130,6 +190,12 @@ func ParseCalendar(r io.Reader, loc *time.Location) (*Calendar, error) {
 	for _, e := range exceptions {
 		if m := masters[e.uid]; m != nil {
 			m.set.ExDate(e.at)
+		}
+	}
+	until, budget := time.Now().Add(Horizon), MaxShifts
+	for _, s := range c.series {
+		if err := s.expand(until, &budget); err != nil {
+			return nil, err
 		}
 	}
 	return c, nil
@@ -272,11 +338,8 @@ func (c *Calendar) At(t time.Time) []string {
 	}
 	var hits []hit
 	for _, s := range c.series {
-		from := t.Add(-s.dur)
-		for _, st := range s.set.Between(from, t, true) {
-			if st.After(from) && !st.After(t) {
-				hits = append(hits, hit{st, s})
-			}
+		for _, st := range s.startsIn(t.Add(-s.dur), t) {
+			hits = append(hits, hit{st, s})
 		}
 	}
 	slices.SortStableFunc(hits, func(a, b hit) int {
@@ -301,8 +364,8 @@ func (c *Calendar) nextEdge(x time.Time) (time.Time, bool) {
 		}
 	}
 	for _, s := range c.series {
-		consider(s.set.After(x, false))
-		if st := s.set.After(x.Add(-s.dur), false); !st.IsZero() {
+		consider(s.nextStart(x))
+		if st := s.nextStart(x.Add(-s.dur)); !st.IsZero() {
 			consider(st.Add(s.dur))
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -107,4 +108,43 @@ func TestCalendarSummaryList(t *testing.T) {
 			require.Empty(t, cal.At(utc("2026-01-05T02:00:00Z")))
 		})
 	}
+}
+
+// Starts are expanded once at load up to a horizon; past it, asks iterate
+// the RRULE. Both must give the same answers.
+func TestCalendarExpansionMatchesIteration(t *testing.T) {
+	berlin := zone(t, "Europe/Berlin")
+	for _, file := range []string{"testdata/weekly.ics"} {
+		t.Run(file, func(t *testing.T) {
+			expanded, err := LoadCalendar(file, berlin)
+			require.NoError(t, err)
+			iterated, err := LoadCalendar(file, berlin)
+			require.NoError(t, err)
+			for _, s := range iterated.series {
+				s.starts, s.until, s.done = nil, time.Time{}, false
+			}
+			for at := utc("2025-12-31T00:00:00Z"); at.Before(utc("2027-03-01T00:00:00Z")); at = at.Add(7*time.Hour + 13*time.Minute) {
+				require.Equal(t, iterated.At(at), expanded.At(at), at)
+				a, okA := iterated.nextEdge(at)
+				b, okB := expanded.nextEdge(at)
+				require.Equal(t, okA, okB, at)
+				require.True(t, a.Equal(b), "%s: %s != %s", at, a, b)
+			}
+		})
+	}
+}
+
+func TestCalendarTooManyShifts(t *testing.T) {
+	berlin := zone(t, "Europe/Berlin")
+	ics := func(rule string) string {
+		return strings.Join([]string{"BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//t//t//EN", "BEGIN:VEVENT", "UID:e1", "DTSTAMP:20260101T000000Z",
+			"DTSTART:20260105T010000Z", "DURATION:PT1M", rule, "SUMMARY:ou_a", "END:VEVENT", "END:VCALENDAR", ""}, "\r\n")
+	}
+	_, err := ParseCalendar(strings.NewReader(ics("RRULE:FREQ=MINUTELY")), berlin)
+	require.ErrorContains(t, err, "more than 200000 shifts before ")
+	require.ErrorContains(t, err, ": is an RRULE too frequent for on-call shifts?")
+	cal, err := ParseCalendar(strings.NewReader(ics("RRULE:FREQ=MINUTELY;COUNT=10")), berlin)
+	require.NoError(t, err)
+	require.Equal(t, []string{"ou_a"}, cal.At(utc("2026-01-05T01:09:00Z")))
+	require.Empty(t, cal.At(utc("2026-01-05T01:10:00Z")))
 }
