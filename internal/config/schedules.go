@@ -226,10 +226,7 @@ func (c *Config) scheduleWarnings(now time.Time) []string {
 		if len(sc.OnCall(now)) == 0 {
 			gap = now
 		} else {
-			for _, h := range sc.Handoffs(now, 1000) {
-				if h.At.Sub(now) > WarnAhead {
-					break
-				}
+			for _, h := range sc.HandoffsUntil(now, now.Add(WarnAhead)) {
 				if len(h.OnCall) == 0 {
 					gap = h.At
 					break

@@ -113,9 +113,18 @@ const maxSteps = 20000
 // the same person stays on call (one member, or hidden by an override) is
 // no handoff.
 func (s *Schedule) Handoffs(t time.Time, n int) []Handoff {
+	return s.handoffs(t, t.Add(Horizon), n)
+}
+
+// HandoffsUntil returns the changes of who is on call after t up to and
+// including end, as Handoffs does.
+func (s *Schedule) HandoffsUntil(t, end time.Time) []Handoff {
+	return s.handoffs(t, end, maxSteps)
+}
+
+func (s *Schedule) handoffs(t, end time.Time, n int) []Handoff {
 	var out []Handoff
 	prev := s.OnCall(t)
-	end := t.Add(Horizon)
 	x := t
 	for steps := 0; len(out) < n && steps < maxSteps; steps++ {
 		next, ok := s.nextEdge(x)

@@ -104,6 +104,15 @@ func TestHandoffs(t *testing.T) {
 	}
 }
 
+func TestHandoffsUntil(t *testing.T) {
+	sh := zone(t, "Asia/Shanghai")
+	at := func(s string) time.Time { return mustParse(t, s, sh) }
+	s := dbPrimary(t)
+	require.Equal(t, "2026-01-12 10:00 CST ou_b\n2026-01-19 10:00 CST ou_c\n",
+		fmtHandoffs(s.HandoffsUntil(at("2026-01-05T10:00"), at("2026-01-19T10:00"))), "end included")
+	require.Empty(t, s.HandoffsUntil(at("2026-01-05T10:00"), at("2026-01-12T09:59")))
+}
+
 func TestNewRefuses(t *testing.T) {
 	sh := zone(t, "Asia/Shanghai")
 	r, err := NewRotation(time.Hour, "2026-01-05T10:00", sh, []string{"ou_a"})
