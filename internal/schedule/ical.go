@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"sort"
@@ -24,7 +25,8 @@ import (
 // must use e-mail addresses can write mailto:ou_xxx@oncall.invalid), those
 // who declined left out; with no attendee, its SUMMARY is a list of
 // open_ids separated by commas or spaces. Times without a TZID or "Z" are
-// in the schedule's zone; a TZID must be an IANA zone name.
+// in the schedule's zone; a TZID must be an IANA zone name. Overlapping
+// shifts put everyone on them on call.
 type Calendar struct {
 	series []*series
 }
@@ -33,7 +35,8 @@ type Calendar struct {
 type series struct {
 	uid   string
 	set   *rrule.Set
-	dur   time.Duration
+	days  int           // nominal length in calendar days of the shift's zone
+	exact time.Duration // exact length, after the days
 	ids   []string
 	order int // position in the file, for a stable order of overlaps
 
@@ -268,7 +271,54 @@ func parseEvent(ev ical.Event, loc *time.Location) (*series, error) {
 	for _, t := range exdates {
 		set.ExDate(t)
 	}
-	return &series{set: set, dur: end.Sub(start), ids: ids}, nil
+	days, exact, err := shiftLength(ev, start, end)
+	if err != nil {
+		return nil, fmt.Errorf("DURATION: %w", err)
+	}
+	return &series{set: set, days: days, exact: exact, ids: ids}, nil
+}
+
+// shiftLength is how long each instance of a shift lasts, as RFC 5545
+// (3.8.5.3) has it: a DTEND gives an exact duration; a DURATION's days and
+// weeks are nominal (P1W ends at the same wall-clock time a week later,
+// whatever daylight saving did meanwhile), its hours and minutes exact.
+// An all-day (DATE) shift lasts whole calendar days.
+func shiftLength(ev ical.Event, start, end time.Time) (int, time.Duration, error) {
+	if p := ev.Props.Get(ical.PropDateTimeStart); p.ValueType() == ical.ValueDate || (p.ValueType() == ical.ValueDefault && len(p.Value) == len("20060102")) {
+		return int(math.Round(end.Sub(start).Hours() / 24)), 0, nil
+	}
+	p := ev.Props.Get(ical.PropDuration)
+	if p == nil || ev.Props.Get(ical.PropDateTimeEnd) != nil {
+		return 0, end.Sub(start), nil
+	}
+	datePart := strings.ToUpper(p.Value)
+	if i := strings.IndexByte(datePart, 'T'); i >= 0 {
+		datePart = datePart[:i]
+	}
+	if !strings.ContainsAny(datePart, "DW") {
+		return 0, end.Sub(start), nil
+	}
+	nominal := *p
+	nominal.Value = datePart
+	d, err := nominal.Duration()
+	if err != nil {
+		return 0, 0, err
+	}
+	return int(d / (24 * time.Hour)), end.Sub(start) - d, nil
+}
+
+// end is when the instance starting at st ends.
+func (s *series) end(st time.Time) time.Time {
+	if s.days > 0 {
+		st = LocalTime(st.Year(), st.Month(), st.Day()+s.days, st.Hour(), st.Minute(), st.Second(), st.Location())
+	}
+	return st.Add(s.exact)
+}
+
+// span bounds the length of any instance: no calendar day is longer than
+// 26 hours (no zone moves its clocks by more than two).
+func (s *series) span() time.Duration {
+	return time.Duration(s.days)*26*time.Hour + s.exact
 }
 
 // dateList reads EXDATE or RDATE properties, each a comma-separated list;
@@ -338,8 +388,10 @@ func (c *Calendar) At(t time.Time) []string {
 	}
 	var hits []hit
 	for _, s := range c.series {
-		for _, st := range s.startsIn(t.Add(-s.dur), t) {
-			hits = append(hits, hit{st, s})
+		for _, st := range s.startsIn(t.Add(-s.span()), t) {
+			if s.end(st).After(t) {
+				hits = append(hits, hit{st, s})
+			}
 		}
 	}
 	slices.SortStableFunc(hits, func(a, b hit) int {
@@ -365,8 +417,10 @@ func (c *Calendar) nextEdge(x time.Time) (time.Time, bool) {
 	}
 	for _, s := range c.series {
 		consider(s.nextStart(x))
-		if st := s.nextStart(x.Add(-s.dur)); !st.IsZero() {
-			consider(st.Add(s.dur))
+		// Shifts begun by x end after it; the ends of later ones come
+		// after their starts.
+		for _, st := range s.startsIn(x.Add(-s.span()), x) {
+			consider(s.end(st))
 		}
 	}
 	return best, !best.IsZero()

@@ -148,3 +148,48 @@ func TestCalendarTooManyShifts(t *testing.T) {
 	require.Equal(t, []string{"ou_a"}, cal.At(utc("2026-01-05T01:09:00Z")))
 	require.Empty(t, cal.At(utc("2026-01-05T01:10:00Z")))
 }
+
+// How long each instance lasts across Berlin's spring change (2026-03-29).
+func TestCalendarShiftLength(t *testing.T) {
+	berlin := zone(t, "Europe/Berlin")
+	cal := func(lines ...string) *Calendar {
+		ics := strings.Join(append(append([]string{"BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//t//t//EN", "BEGIN:VEVENT", "UID:e1", "DTSTAMP:20260101T000000Z", "SUMMARY:ou_a"}, lines...), "END:VEVENT", "END:VCALENDAR", ""), "\r\n")
+		c, err := ParseCalendar(strings.NewReader(ics), berlin)
+		require.NoError(t, err)
+		return c
+	}
+	at := func(s string) time.Time { return mustParse(t, s, berlin) }
+	for _, tc := range []struct {
+		name   string
+		cal    *Calendar
+		lastIn string // the last second of the instance begun 2026-03-23
+		out    string // the first second after
+	}{
+		{"DTEND: exact, the winter week's 168h end at 10:00 CEST",
+			cal("DTSTART;TZID=Europe/Berlin:20260316T090000", "DTEND;TZID=Europe/Berlin:20260323T090000", "RRULE:FREQ=WEEKLY;COUNT=2"),
+			"2026-03-30T09:59:59", "2026-03-30T10:00"},
+		{"DURATION:P1W: nominal, ends at 09:00 CEST",
+			cal("DTSTART;TZID=Europe/Berlin:20260316T090000", "DURATION:P1W", "RRULE:FREQ=WEEKLY;COUNT=2"),
+			"2026-03-30T08:59:59", "2026-03-30T09:00"},
+		{"DURATION:PT168H: exact",
+			cal("DTSTART;TZID=Europe/Berlin:20260316T090000", "DURATION:PT168H", "RRULE:FREQ=WEEKLY;COUNT=2"),
+			"2026-03-30T09:59:59", "2026-03-30T10:00"},
+		{"DURATION:P6DT24H: six nominal days, then 24 exact hours",
+			cal("DTSTART;TZID=Europe/Berlin:20260316T090000", "DURATION:P6DT24H", "RRULE:FREQ=WEEKLY;COUNT=2"),
+			"2026-03-30T08:59:59", "2026-03-30T09:00"},
+		{"DTEND of a single event is its end",
+			cal("DTSTART;TZID=Europe/Berlin:20260323T090000", "DTEND;TZID=Europe/Berlin:20260330T090000"),
+			"2026-03-30T08:59:59", "2026-03-30T09:00"},
+		{"all-day, begun in winter: whole days, ending at midnight CEST",
+			cal("DTSTART;VALUE=DATE:20260309", "DTEND;VALUE=DATE:20260316", "RRULE:FREQ=WEEKLY;INTERVAL=2"),
+			"2026-03-29T23:59:59", "2026-03-30T00:00"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, []string{"ou_a"}, tc.cal.At(at(tc.lastIn)))
+			require.Empty(t, tc.cal.At(at(tc.out)))
+			e, ok := tc.cal.nextEdge(at(tc.lastIn))
+			require.True(t, ok)
+			require.True(t, e.Equal(at(tc.out)), e)
+		})
+	}
+}
