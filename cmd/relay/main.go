@@ -31,7 +31,7 @@ Usage:
   relay serve --config FILE [--listen ADDR] [--dry-run]
   relay check-config --config FILE
   relay render --config FILE --source alertmanager|grafana [--receiver NAME] [--input FILE]
-  relay oncall --config FILE [--at TIME] [--schedule NAME]
+  relay oncall --config FILE [--at TIME] [--schedule NAME] [--handoffs N]
   relay dlq list --config FILE
   relay dlq replay ID... | --all --config FILE
   relay version
