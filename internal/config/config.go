@@ -7,6 +7,8 @@ package config
 
 import (
 	"time"
+
+	"github.com/mindoffice/mind-relay/internal/schedule"
 )
 
 // Secret is a string that never prints: fmt, slog, JSON and YAML all show
@@ -57,7 +59,10 @@ type Config struct {
 	Delivery    DeliveryConfig  `yaml:"delivery"`
 	Admin       AdminConfig     `yaml:"admin"`
 	Store       StoreConfig     `yaml:"store"`
+	Schedules   []*Schedule     `yaml:"schedules"`
 
+	// OnCall is the schedules built; set by Load.
+	OnCall *schedule.Set `yaml:"-"`
 	// Location is Timezone loaded; set by Load.
 	Location *time.Location `yaml:"-"`
 	// Path is the file the config was read from; set by LoadFile.
@@ -130,6 +135,9 @@ type Receiver struct {
 	Name           string   `yaml:"name"`
 	OpenIDs        []string `yaml:"open_ids"`
 	AllSubscribers bool     `yaml:"all_subscribers"`
+	// Schedule names a schedule: the card also goes to whoever is on call
+	// on it when it is sent (Config.Recipients).
+	Schedule string `yaml:"schedule"`
 	// Template names a template set under templates.files (default "default").
 	Template string `yaml:"template"`
 	// MaxAlerts caps the alerts listed on one card (default templates.max_alerts).

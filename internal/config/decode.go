@@ -529,6 +529,12 @@ func describeNode(n *yaml.Node) string {
 func (d *decoder) zeroProblems() Problems {
 	var ps Problems
 	for _, z := range d.zeros {
+		if z.v.IsZero() {
+			// No default replaced the 0: it is the value the key is set
+			// to, which validation judges (a rotation's every: 0 must be
+			// positive; a repeat: 0 means no repeat).
+			continue
+		}
 		def := fmt.Sprint(z.v.Interface())
 		if z.v.Type() == durationType {
 			def = Duration(z.v.Int()).String()

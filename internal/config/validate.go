@@ -271,7 +271,7 @@ func (c *Config) checkReceivers() Problems {
 		switch {
 		case r.AllSubscribers && len(r.OpenIDs) > 0:
 			ps.add(p+".open_ids", "set open_ids or all_subscribers, not both")
-		case !r.AllSubscribers && len(r.OpenIDs) == 0:
+		case !r.AllSubscribers && len(r.OpenIDs) == 0 && r.Schedule == "":
 			ps.addDep(p+".all_subscribers", p+".open_ids", "is empty: list Mind open_ids, or set all_subscribers: true")
 		}
 		for j, id := range r.OpenIDs {
@@ -495,6 +495,7 @@ func (c *Config) Warnings() []string {
 	if c.ExternalURL == "" {
 		w = append(w, "external_url is empty: cards carry no ack link for clients without callbacks")
 	}
+	w = append(w, c.scheduleWarnings(time.Now())...)
 	return w
 }
 
