@@ -224,12 +224,23 @@ func (l loop) Open(ctx context.Context, openID string) ([]chat.Entry, error) {
 	for _, inc := range incs {
 		rc := cfg.ReceiverByName(inc.Receiver)
 		var g *alert.Group
-		if rc == nil || rc.AllSubscribers || contains(rc.OpenIDs, openID) {
+		// Whoever got a card of it may act on it: the receiver's
+		// open_ids, and those its schedule or an escalation paged,
+		// recorded when their card was sent.
+		got := false
+		if rc == nil || !rc.AllSubscribers && !contains(rc.OpenIDs, openID) {
+			to, err := s.st.Recipients(ctx, inc.ID)
+			if err != nil {
+				return nil, err
+			}
+			got = contains(to, openID)
+		}
+		if rc == nil || rc.AllSubscribers || contains(rc.OpenIDs, openID) || got {
 			_, d, err := s.card(ctx, inc.LastCard)
 			if err != nil || d == nil {
 				continue
 			}
-			if rc == nil && !d.AllSubscribers && !contains(d.OpenIDs, openID) {
+			if rc == nil && !got && !d.AllSubscribers && !contains(d.OpenIDs, openID) {
 				continue
 			}
 			g = d.Group

@@ -48,6 +48,8 @@ type Store interface {
 	UpdateIncident(ctx context.Context, id string, fn func(incident.Incident) (store.IncidentUpdate, error)) (incident.Incident, store.Changes, error)
 	Timeline(ctx context.Context, id string) ([]incident.Event, error)
 	PruneIncidents(ctx context.Context, before time.Time) (int, error)
+	// Recipients are who got the incident's cards (recorded at send).
+	Recipients(ctx context.Context, incidentID string) ([]string, error)
 }
 
 // Queue takes notifications for delivery (delivery.Queue), and is woken
@@ -333,7 +335,7 @@ func (s *Service) cards(inc *incident.Incident, kinds []incident.Card, v int64, 
 			n.Kind = store.KindAckRepage
 		case incident.CardResolved:
 			g, refs := resolvedGroup(d.Group, inc, s.now())
-			data, err := relay.EncodeGroup(g, &config.Receiver{OpenIDs: d.OpenIDs, AllSubscribers: d.AllSubscribers})
+			data, err := relay.EncodeGroup(g, &config.Receiver{OpenIDs: d.OpenIDs, AllSubscribers: d.AllSubscribers, Schedule: d.Schedule})
 			if err != nil {
 				return nil, err
 			}
