@@ -149,6 +149,9 @@ func (c *Config) validate() Problems {
 	ps = append(ps, c.checkAck()...)
 	ps = append(ps, c.checkDelivery()...)
 	ps = append(ps, c.checkStore()...)
+	ps = append(ps, c.checkEscalations()...)
+	ps = append(ps, c.checkAckTimers()...)
+	ps = append(ps, c.checkMentions()...)
 	return ps
 }
 

@@ -1,0 +1,64 @@
+package config
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// withEscalations is minimal with a second receiver, ops, on policy
+// "db" plus the escalations block, which starts on line 12.
+func withEscalations(escalations string) string {
+	return minimal + "  - {name: ops, open_ids: [ou_ops], escalation: db}\n  - {name: lead, open_ids: [ou_lead]}\nescalations:\n" + escalations
+}
+
+func TestEscalationsLoad(t *testing.T) {
+	c, err := Load([]byte(withEscalations(`  - name: db
+    repeat: 2
+    steps:
+      - {after: 5m, notify: [lead]}
+      - {after: 15m, notify: [lead, default]}
+`)), t.TempDir())
+	require.NoError(t, err)
+	e := c.EscalationByName(c.ReceiverByName("ops").Escalation)
+	require.NotNil(t, e)
+	require.Equal(t, 2, e.Repeat)
+	require.Equal(t, []string{"lead", "default"}, e.Steps[1].Notify)
+	require.Equal(t, 15*time.Minute, e.Cycle())
+	require.Nil(t, c.EscalationByName("nope"))
+}
+
+func TestEscalationsBad(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown receiver in a step", withEscalations("  - name: db\n    steps:\n      - {after: 5m, notify: [lead, dba]}\n"),
+			`escalations[0].steps[0].notify[1] (line 14): receiver "dba" is not defined in receivers`},
+		{"steps not increasing", withEscalations("  - name: db\n    steps:\n      - {after: 10m, notify: [lead]}\n      - {after: 10m, notify: [default]}\n      - {after: 5m, notify: [default]}\n"),
+			"escalations[0].steps[1].after (line 15): steps must be in increasing order of after: 10m is not after the previous step's 10m\n" +
+				"escalations[0].steps[2].after (line 16): steps must be in increasing order of after: 5m is not after the previous step's 10m"},
+		{"a step at 0", withEscalations("  - name: db\n    steps:\n      - {after: 0s, notify: [lead]}\n"),
+			"escalations[0].steps[0].after (line 14): must be positive: the receiver's own card is the page at 0"},
+		{"unknown escalation", minimal + "  - {name: ops, open_ids: [ou_ops], escalation: db}\n",
+			`receivers[1].escalation (line 9): escalation "db" is not defined in escalations`},
+		{"no steps, no notify, no name, bad repeat", withEscalations("  - name: db\n    steps: []\n  - repeat: -1\n    steps:\n      - {after: 1m}\n"),
+			"escalations[0].steps (line 13): is empty: list at least one step\n" +
+				"escalations[1].name (line 14): is required\n" +
+				"escalations[1].repeat (line 14): must be between 0 and 100, not -1\n" +
+				"escalations[1].steps[0].notify (line 16): is empty: list the receivers this step pages"},
+		{"duplicate", withEscalations("  - {name: db, steps: [{after: 1m, notify: [lead]}]}\n  - {name: db, steps: [{after: 1m, notify: [lead]}]}\n"),
+			`escalations[1].name (line 13): escalation "db" is defined twice`},
+		{"ack timers without a secret", minimal + "ack: {remind_after: 10m}\n",
+			"ack.remind_after (line 9): needs ack.secret: without ack buttons nobody acknowledges"},
+		{"reminder after the timeout", minimal + "ack: {secret: s3cr3t-s3cr3t-s3cr3t, remind_after: 1h, timeout: 30m}\n",
+			"ack.remind_after (line 9): must be shorter than ack.timeout (30m), or the ack is withdrawn before the reminder"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load([]byte(tc.yaml), t.TempDir())
+			require.Error(t, err)
+			require.Equal(t, tc.want, err.Error())
+		})
+	}
+}
