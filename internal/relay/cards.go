@@ -107,7 +107,18 @@ func (c *Cards) Render(ctx context.Context, n store.Notification) (mind.Request,
 			return mind.Request{}, fmt.Errorf("%w: the incident of this %s card is gone: %w", store.ErrSkip, n.Kind, err)
 		}
 	}
+	now := c.now()
 	switch n.Kind {
+	case store.KindEscalation:
+		// Only while nobody acked and it fires: an ack or a resolution
+		// stops the chain, cards already queued included.
+		if inc == nil || inc.State != incident.Firing {
+			return mind.Request{}, fmt.Errorf("%w: the incident was acknowledged or resolved since this escalation was queued", store.ErrSkip)
+		}
+		if e := d.Escalation; e != nil {
+			in.Escalation = &render.EscalationInfo{Policy: e.Policy, Round: e.Round, Step: e.Step,
+				Paged: e.Paged, Unacked: max(now.Sub(e.Since), 0)}
+		}
 	case store.KindAckConfirm:
 		if inc == nil || inc.State != incident.Acked {
 			return mind.Request{}, fmt.Errorf("%w: the incident moved on since this confirmation was queued", store.ErrSkip)
@@ -123,11 +134,11 @@ func (c *Cards) Render(ctx context.Context, n store.Notification) (mind.Request,
 		return mind.Request{}, fmt.Errorf("%w: notification kind %q renders no card", store.ErrSkip, n.Kind)
 	}
 	// Whoever is on call when the card leaves gets it.
-	now := c.now()
 	to, err := Recipients(st.Config, recv, now)
 	if err != nil {
 		return mind.Request{}, err
 	}
+	in.Mentions = Mentions(st.Config, recv, d.Group.CommonLabels, now)
 	c.renders.Inc()
 	card, err := st.Renderer.Render(d.Group, in)
 	if err != nil {
@@ -172,4 +183,36 @@ func Recipients(cfg *config.Config, recv *config.Receiver, now time.Time) ([]str
 			recv.Name, ErrNobodyOnCall, recv.Schedule, now.Format(time.RFC3339))
 	}
 	return nil, fmt.Errorf("receiver %q: no open_ids and not all_subscribers: nobody to send to", recv.Name)
+}
+
+// Mentions are the people recv's card names: who is on call on its
+// schedule now, then the owner mentions.label names (a mentions.users
+// name), each once, named as mentions.users names them.
+func Mentions(cfg *config.Config, recv *config.Receiver, labels map[string]string, now time.Time) []render.Mention {
+	names := map[string]string{}
+	for name, id := range cfg.Mentions.Users {
+		if cur, ok := names[id]; !ok || name < cur {
+			names[id] = name
+		}
+	}
+	var out []render.Mention
+	seen := map[string]bool{}
+	add := func(id string) {
+		if id == "" || seen[id] {
+			return
+		}
+		seen[id] = true
+		out = append(out, render.Mention{OpenID: id, Name: names[id]})
+	}
+	if sc := cfg.OnCall.Get(recv.Schedule); sc != nil {
+		for _, id := range sc.OnCall(now) {
+			add(id)
+		}
+	}
+	if l := cfg.Mentions.Label; l != "" {
+		if owner := labels[l]; owner != "" {
+			add(cfg.Mentions.Users[owner])
+		}
+	}
+	return out
 }

@@ -111,6 +111,8 @@ const (
 	KindAckConfirm Kind = "ack-confirm" // an ack's confirmation
 	KindAckRepage  Kind = "ack-repage"  // the group's card again after an unack
 	KindChat       Kind = "chat"        // an answer to a chat command
+	KindEscalation Kind = "escalation"  // the incident's card, paged by an escalation step
+	KindReminder   Kind = "reminder"    // a reminder to the acker that the incident still fires
 )
 
 // Ref names a notification in a change report.
