@@ -161,8 +161,10 @@ func (e *Escalator) Round(ctx context.Context) {
 	now := e.opts.Now()
 	queued := false
 	if first, ok := firstDelay(cfg); ok {
+		// A step is due at its after, not a moment later: in the state
+		// since at or before now - first.
 		incs, err := e.opts.Store.Incidents(ctx, store.IncidentQuery{
-			States: []incident.State{incident.Firing}, InStateBefore: now.Add(-first)})
+			States: []incident.State{incident.Firing}, InStateBefore: now.Add(-first + time.Nanosecond)})
 		if err != nil {
 			e.fail("listing unacknowledged incidents", err)
 		}
@@ -176,7 +178,7 @@ func (e *Escalator) Round(ctx context.Context) {
 	}
 	if d, ok := ackDelay(cfg); ok {
 		incs, err := e.opts.Store.Incidents(ctx, store.IncidentQuery{
-			States: []incident.State{incident.Acked}, InStateBefore: now.Add(-d)})
+			States: []incident.State{incident.Acked}, InStateBefore: now.Add(-d + time.Nanosecond)})
 		if err != nil {
 			e.fail("listing acknowledged incidents", err)
 		}
