@@ -49,6 +49,10 @@ func TestEscalationsBad(t *testing.T) {
 				"escalations[1].steps[0].notify (line 16): is empty: list the receivers this step pages"},
 		{"duplicate", withEscalations("  - {name: db, steps: [{after: 1m, notify: [lead]}]}\n  - {name: db, steps: [{after: 1m, notify: [lead]}]}\n"),
 			`escalations[1].name (line 13): escalation "db" is defined twice`},
+		{"mentions users as a list", minimal + "mentions: {users: [ou_a]}\n",
+			"mentions.users (line 9): expected a mapping of names to strings, got a list"},
+		{"a mention without an open_id", minimal + "mentions: {users: {alice: ' ou_a'}}\n",
+			`mentions.users.alice (line 9): needs a name and an open_id without spaces, got " ou_a"`},
 		{"ack timers without a secret", minimal + "ack: {remind_after: 10m}\n",
 			"ack.remind_after (line 9): needs ack.secret: without ack buttons nobody acknowledges"},
 		{"reminder after the timeout", minimal + "ack: {secret: s3cr3t-s3cr3t-s3cr3t, remind_after: 1h, timeout: 30m}\n",
@@ -61,4 +65,10 @@ func TestEscalationsBad(t *testing.T) {
 			require.Equal(t, tc.want, err.Error())
 		})
 	}
+}
+
+func TestMentionsLoad(t *testing.T) {
+	c, err := Load([]byte(minimal+"mentions:\n  label: owner\n  users: {alice: ou_x, bob: ou_y}\n"), t.TempDir())
+	require.NoError(t, err)
+	require.Equal(t, MentionsConfig{Label: "owner", Users: map[string]string{"alice": "ou_x", "bob": "ou_y"}}, c.Mentions)
 }
