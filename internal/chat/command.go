@@ -28,7 +28,7 @@ type Command struct {
 	// Schedule is the schedule oncall asks about; empty: every schedule.
 	Schedule string
 	For      time.Duration // silence
-	Problem string        // why the arguments do not fit, for the reply
+	Problem  string        // why the arguments do not fit, for the reply
 }
 
 var commandNames = map[string]string{
