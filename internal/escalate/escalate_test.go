@@ -91,6 +91,8 @@ type harness struct {
 	cards *relay.Cards
 	now   time.Time
 	t0    time.Time
+	// ids are the last card sent to each receiver, by kind:receiver.
+	ids map[string]string
 }
 
 func newHarness(t *testing.T, extra string) *harness {
@@ -103,7 +105,7 @@ func newHarness(t *testing.T, extra string) *harness {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	t0 := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
-	h := &harness{t: t, db: db, fl: &flaky{Store: db}, now: t0, t0: t0}
+	h := &harness{t: t, db: db, fl: &flaky{Store: db}, now: t0, t0: t0, ids: map[string]string{}}
 	h.live = relay.NewLive(&relay.State{Config: cfg, Renderer: r})
 	clock := func() time.Time { return h.now }
 	q := &queue{st: db}
@@ -175,6 +177,7 @@ func (h *harness) sent() []string {
 				require.Contains(h.t, body.Content, `"action":"ack"`, "with the same ack button")
 			}
 			out = append(out, line)
+			h.ids[string(n.Kind)+":"+n.Receiver] = n.ID
 			outs = append(outs, o)
 		}
 		_, err = h.db.Complete(ctx, outs)
@@ -241,6 +244,11 @@ func TestEscalationSteps(t *testing.T) {
 		{"an ack from step 1's receiver stops the chain", []move{
 			{at: 5 * time.Minute, want: []string{step1}},
 			{at: 6 * time.Minute, do: ackBy(lead), want: []string{"ack-confirm:ops:ou_ops"}},
+			{at: 15 * time.Minute},
+		}},
+		{"an ack on the escalation card stops the chain", []move{
+			{at: 5 * time.Minute, want: []string{step1}},
+			{at: 6 * time.Minute, do: func(h *harness, _ string) { h.ack(h.ids["escalation:lead"], lead) }, want: []string{"ack-confirm:ops:ou_ops"}},
 			{at: 15 * time.Minute},
 		}},
 		{"resolution stops the chain", []move{

@@ -134,3 +134,30 @@ schedules:
 	require.NoError(t, json.Unmarshal(req.Body, &body))
 	require.Equal(t, []string{"ou_b"}, body.ReceiveOpenIDs)
 }
+
+func TestMentions(t *testing.T) {
+	at := time.Date(2026, 1, 5, 3, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		extra    string
+		receiver string
+		labels   map[string]string
+		want     []render.Mention
+	}{
+		{"on call, by open_id", "", "db", nil, []render.Mention{{OpenID: "ou_a"}}},
+		{"on call, named by mentions.users", "mentions: {users: {alice: ou_a}}\n", "db", nil, []render.Mention{{OpenID: "ou_a", Name: "alice"}}},
+		{"and the owner the label names", "mentions: {label: owner, users: {alice: ou_a, bob: ou_b}}\n", "db",
+			map[string]string{"owner": "bob"}, []render.Mention{{OpenID: "ou_a", Name: "alice"}, {OpenID: "ou_b", Name: "bob"}}},
+		{"the owner once, when on call too", "mentions: {label: owner, users: {alice: ou_a}}\n", "db",
+			map[string]string{"owner": "alice"}, []render.Mention{{OpenID: "ou_a", Name: "alice"}}},
+		{"an owner not in users: nobody", "mentions: {label: owner, users: {alice: ou_a}}\n", "night",
+			map[string]string{"owner": "carol"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := oncallState(t, oncallConfig+tt.extra)
+			got := Mentions(st.Config, st.Config.ReceiverByName(tt.receiver), tt.labels, at)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
