@@ -81,16 +81,17 @@ func (f *flaky) UpdateIncident(ctx context.Context, id string, fn func(incident.
 }
 
 type harness struct {
-	t     *testing.T
-	db    store.Store
-	fl    *flaky
-	live  *relay.Live
-	acks  *ack.Service
-	esc   *Escalator
-	reg   *prometheus.Registry
-	cards *relay.Cards
-	now   time.Time
-	t0    time.Time
+	t      *testing.T
+	db     store.Store
+	fl     *flaky
+	live   *relay.Live
+	acks   *ack.Service
+	ackReg *prometheus.Registry
+	esc    *Escalator
+	reg    *prometheus.Registry
+	cards  *relay.Cards
+	now    time.Time
+	t0     time.Time
 	// ids are the last card sent to each receiver, by kind:receiver.
 	ids map[string]string
 }
@@ -109,7 +110,8 @@ func newHarness(t *testing.T, extra string) *harness {
 	h.live = relay.NewLive(&relay.State{Config: cfg, Renderer: r})
 	clock := func() time.Time { return h.now }
 	q := &queue{st: db}
-	h.acks, err = ack.New(ack.Options{Store: db, Queue: q, Live: h.live, Now: clock}, prometheus.NewRegistry())
+	h.ackReg = prometheus.NewRegistry()
+	h.acks, err = ack.New(ack.Options{Store: db, Queue: q, Live: h.live, Now: clock}, h.ackReg)
 	require.NoError(t, err)
 	h.cards = relay.NewCards(h.live, db, nil, prometheus.NewRegistry())
 	h.cards.SetClock(clock)
@@ -397,4 +399,18 @@ func TestDueSteps(t *testing.T) {
 	require.NotEqual(t, a, b, "another firing period, another step")
 	require.Equal(t, a, StepID("i", t0, 0, 1))
 	require.NotEqual(t, a, StepID("i", t0, 1, 1))
+}
+
+func TestAcksCountedByEscalationStep(t *testing.T) {
+	h := newHarness(t, "")
+	card := h.accept("am-0.25-firing.json")
+	h.sent()
+	h.at(5 * time.Minute)
+	h.sent()
+	h.ack(card, lead)
+	require.NoError(t, testutil.GatherAndCompare(h.ackReg, strings.NewReader(`
+# HELP mind_relay_acks_by_escalation_step_total Acknowledgements of incidents whose receiver has an escalation policy, by the step reached (0: before any).
+# TYPE mind_relay_acks_by_escalation_step_total counter
+mind_relay_acks_by_escalation_step_total{step="1"} 1
+`), "mind_relay_acks_by_escalation_step_total"))
 }
