@@ -92,7 +92,9 @@ func (s *sqliteStore) RecordRecipients(ctx context.Context, incidentID string, o
 	if incidentID == "" || len(openIDs) == 0 {
 		return nil
 	}
-	err := s.inTx(ctx, durable, func(tx *sql.Tx) error {
+	// Bookkeeping, on the send path of every card: a power loss may lose
+	// the last records, costing a chat ack of theirs, never a page.
+	err := s.inTx(ctx, bookkeeping, func(tx *sql.Tx) error {
 		for _, id := range openIDs {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO incident_recipients (incident_id, open_id, at) VALUES (?, ?, ?)
 				ON CONFLICT (incident_id, open_id) DO NOTHING`, incidentID, id, nanos(at)); err != nil {
