@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -132,4 +133,35 @@ func (c *Config) checkMentions() Problems {
 		}
 	}
 	return ps
+}
+
+// escalationWarnings: policies nothing runs, steps that page the receiver
+// whose incident escalates, escalation without ack buttons.
+func (c *Config) escalationWarnings() []string {
+	var w []string
+	used := map[string]bool{}
+	for i, r := range c.Receivers {
+		if r == nil || r.Escalation == "" {
+			continue
+		}
+		used[r.Escalation] = true
+		p := c.EscalationByName(r.Escalation)
+		if p == nil {
+			continue
+		}
+		for j, s := range p.Steps {
+			if s != nil && slices.Contains(s.Notify, r.Name) {
+				w = append(w, fmt.Sprintf("receivers[%d] (%s): step %d of escalation %q pages the receiver itself again", i, r.Name, j+1, p.Name))
+			}
+		}
+		if !c.Ack.Enabled() {
+			w = append(w, fmt.Sprintf("receivers[%d] (%s) escalates with %q but ack.secret is empty: nobody can ack, so every step pages", i, r.Name, p.Name))
+		}
+	}
+	for i, e := range c.Escalations {
+		if e != nil && e.Name != "" && !used[e.Name] {
+			w = append(w, fmt.Sprintf("escalations[%d] (%s): no receiver names it, so it never runs", i, e.Name))
+		}
+	}
+	return w
 }

@@ -72,3 +72,24 @@ func TestMentionsLoad(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, MentionsConfig{Label: "owner", Users: map[string]string{"alice": "ou_x", "bob": "ou_y"}}, c.Mentions)
 }
+
+func TestEscalationWarnings(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"none", withEscalations("  - {name: db, steps: [{after: 5m, notify: [lead]}]}\n") + "ack: {secret: s3cr3t-s3cr3t-s3cr3t}\n", nil},
+		{"unused, self-paging, no ack buttons", withEscalations("  - {name: db, steps: [{after: 5m, notify: [lead, ops]}]}\n  - {name: spare, steps: [{after: 5m, notify: [lead]}]}\n"), []string{
+			`receivers[1] (ops): step 1 of escalation "db" pages the receiver itself again`,
+			`receivers[1] (ops) escalates with "db" but ack.secret is empty: nobody can ack, so every step pages`,
+			`escalations[1] (spare): no receiver names it, so it never runs`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load([]byte(tt.yaml), t.TempDir())
+			require.NoError(t, err)
+			require.Equal(t, tt.want, c.escalationWarnings())
+		})
+	}
+}

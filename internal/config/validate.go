@@ -499,6 +499,7 @@ func (c *Config) Warnings() []string {
 		w = append(w, "external_url is empty: cards carry no ack link for clients without callbacks")
 	}
 	w = append(w, c.scheduleWarnings(time.Now())...)
+	w = append(w, c.escalationWarnings()...)
 	return w
 }
 
