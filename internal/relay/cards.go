@@ -119,7 +119,8 @@ func CardAck(in *render.Input, inc *incident.Incident, g *alert.Group, alerts []
 
 // Render is the delivery queue's Renderer. A group card renders with its
 // incident's ack (CardAck: orange when it covers the card's firing alerts,
-// else red with each alert's own state); an ack-state card (its Kind) goes out only while its
+// else red with each alert's own state, as an escalation card is); an
+// ack-state card (its Kind) goes out only while its
 // incident is still as it was when it was queued — a confirmation while
 // acknowledged, a repage while firing — and is skipped (store.ErrSkip)
 // once the incident moved on. A receiver a reload removed gets the card
@@ -164,6 +165,10 @@ func (c *Cards) Render(ctx context.Context, n store.Notification) (mind.Request,
 			in.Escalation = &render.EscalationInfo{Policy: e.Policy, Round: e.Round, Step: e.Step,
 				Paged: e.Paged, Unacked: max(now.Sub(e.Since), 0)}
 		}
+		// It pages, red; on an incident acknowledged in part each alert
+		// says its own state.
+		g = CardAck(&in, inc, g, n.Alerts)
+		in.Ack = nil
 	case store.KindAckConfirm:
 		if inc == nil || inc.State != incident.Acked {
 			return mind.Request{}, fmt.Errorf("%w: the incident moved on since this confirmation was queued", store.ErrSkip)

@@ -61,7 +61,7 @@ func ackToken(c *card.Card) string {
 // Issue 11: a card rendered later shows each alert's own state. Card v1
 // shows three alerts and is acknowledged; v2 adds a fourth: it pages red,
 // with its ack button, the new alert listed first and marked new, the
-// three marked acknowledged. Its token names v2, so a click acks what v2
+// three marked acknowledged (an escalation card too). Its token names v2, so a click acks what v2
 // showed, all four: rendered again (v3), the card is orange, unmarked.
 func TestCardMarksEachAlertsAckState(t *testing.T) {
 	f := newFixture(t, Options{})
@@ -100,6 +100,15 @@ func TestCardMarksEachAlertsAckState(t *testing.T) {
 	claims, err := token.Verify([]byte("relay-test-ack-secret-0123"), tok, time.Now())
 	require.NoError(t, err)
 	require.Equal(t, v2.ID, claims.NotificationID, "the token acks what this card shows")
+
+	// An escalation step paging for the new alert marks them alike.
+	esc := v2
+	esc.Kind, esc.GroupID = store.KindEscalation, v2.GroupID+"/escalation"
+	ce := cardOf(t, f.cards, esc)
+	require.Equal(t, card.ColorRed, ce.Header.Template)
+	require.Equal(t, 1, strings.Count(ce.Elements[0].Content, "新告警 · 未确认"), ce.Elements[0].Content)
+	require.Equal(t, 3, strings.Count(ce.Elements[0].Content, "已确认 · 张三 · "))
+	require.NotEmpty(t, ackToken(ce))
 
 	// v1, rendered now, shows only what the ack covers: orange, unmarked.
 	c1 := cardOf(t, f.cards, v1)
