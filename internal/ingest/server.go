@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mindoffice/mind-relay/internal/incidentview"
 	"github.com/mindoffice/mind-relay/internal/relay"
 	"github.com/mindoffice/mind-relay/internal/store"
 )
@@ -39,6 +40,9 @@ type Deps struct {
 	// restart.
 	Reload func(ctx context.Context) (restartNeeded []string, err error)
 	DLQ    DLQ
+	// Incidents is what the incident view (/ui/incidents) reads: the
+	// store. Nil: no incident view.
+	Incidents incidentview.Store
 	// Extra lets later features (Mind callbacks, ack pages) add routes.
 	Extra  []func(*gin.Engine)
 	Logger *slog.Logger
