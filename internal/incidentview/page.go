@@ -103,8 +103,8 @@ details summary{cursor:pointer}
 <p>{{ template "incident-silence" . }}</p>
 {{ if .Silences }}<table><thead><tr><th scope="col">静默编号</th><th scope="col">来源处到期</th><th scope="col">状态</th></tr></thead><tbody>
 {{ range .Silences }}<tr><td><code>{{ .ID }}</code></td><td>{{ .EndsAt }}</td><td>{{ .State }}</td></tr>{{ end }}
-</tbody></table>{{ end }}
-{{ if or .SilenceFor .SilenceLink }}<p class="muted">{{ with .SilenceKind }}{{ . }} · {{ end }}{{ with .SilenceFor }}确认时静默 {{ . }}{{ end }}{{ with .SilenceUntil }}，至 {{ . }}{{ end }}{{ with .SilenceLink }} · <a href="{{ . }}">在来源处查看</a>{{ end }}</p>{{ end }}
+</tbody></table>
+<p class="muted">{{ with .SilenceKind }}{{ . }} · {{ end }}{{ with .SilenceFor }}确认时静默 {{ . }}{{ end }}{{ with .SilenceUntil }}，至 {{ . }}{{ end }}{{ with .SilenceLink }} · <a href="{{ . }}">在来源处查看</a>{{ end }}</p>{{ end }}
 </div>
 <div class="panel">
 <h2>最近一张卡片的告警</h2>

@@ -21,6 +21,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
+
 	"github.com/mindoffice/mind-relay/internal/ack"
 	"github.com/mindoffice/mind-relay/internal/alert"
 	"github.com/mindoffice/mind-relay/internal/chat"
@@ -338,7 +340,7 @@ func BuildDetail(ctx context.Context, st Store, cfg *config.Config, id string) (
 	if s := inc.Silence; s != nil {
 		d.SilenceKind, d.SilenceLink = s.Kind, s.Link
 		if s.For > 0 {
-			d.SilenceFor = s.For.String()
+			d.SilenceFor = model.Duration(s.For).String()
 		}
 		d.SilenceUntil = when(cfg, s.Until)
 		for _, h := range s.Held {
