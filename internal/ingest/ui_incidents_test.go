@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +25,7 @@ import (
 	"github.com/mindoffice/mind-relay/internal/ack"
 	"github.com/mindoffice/mind-relay/internal/config"
 	"github.com/mindoffice/mind-relay/internal/incident"
+	"github.com/mindoffice/mind-relay/internal/incidentview"
 	"github.com/mindoffice/mind-relay/internal/relay"
 	"github.com/mindoffice/mind-relay/internal/render"
 	"github.com/mindoffice/mind-relay/internal/route"
@@ -332,6 +334,379 @@ func incidentRows(t *testing.T, page string) []incidentRow {
 			out = append(out, incidentRow{id: attr("data-incident")})
 		case tok.Data == "span" && attr("data-state") != "" && len(out) > 0 && out[len(out)-1].state == "":
 			out[len(out)-1].state = attr("data-state")
+		}
+	}
+}
+
+func TestUIIncidentsAuth(t *testing.T) {
+	e := newIncidentsEnv(t, true)
+	e.webhook("alertmanager", e.payload("alertmanager/am-0.25-firing.json", nil))
+	id := e.incident("oncall", "alertmanager").ID
+	for _, path := range []string{"/ui/incidents", "/ui/incidents/" + id} {
+		for _, tt := range []struct {
+			name   string
+			header []string
+			want   int
+		}{
+			{"no token", nil, http.StatusSeeOther},
+			{"wrong bearer", []string{"Authorization", "Bearer wrong"}, http.StatusUnauthorized},
+			{"wrong cookie", []string{"Cookie", uiCookie + "=" + sessionValue("another-token-0123456789", time.Now().Add(time.Hour))}, http.StatusUnauthorized},
+			{"expired cookie", []string{"Cookie", uiCookie + "=" + sessionValue(uiToken, time.Now().Add(-time.Second))}, http.StatusUnauthorized},
+			{"good cookie", []string{"Cookie", goodCookie()}, http.StatusOK},
+			{"good bearer", []string{"Authorization", "Bearer " + uiToken}, http.StatusOK},
+		} {
+			t.Run(path+"/"+tt.name, func(t *testing.T) {
+				w := do(e.h, "GET", path, "192.0.2.1:1", "", tt.header...)
+				require.Equal(t, tt.want, w.Code)
+				body := w.Body.String()
+				switch tt.want {
+				case http.StatusOK:
+					require.Contains(t, body, `data-state="firing"`)
+					require.Contains(t, body, "HighCPU")
+				case http.StatusSeeOther:
+					require.Equal(t, "/ui/login?next="+url.QueryEscape(path), w.Header().Get("Location"))
+					require.False(t, strings.Contains(body, "HighCPU"), "nothing of the incident")
+				default:
+					require.Contains(t, body, `action="/ui/login"`, "the login form instead")
+					require.False(t, strings.Contains(body, "HighCPU") || strings.Contains(body, "data-state"), "nothing of the incident")
+				}
+			})
+		}
+	}
+}
+
+// Without admin.token there is no incident view, and the ack page does
+// not link it.
+func TestUIIncidentsOffWithoutAdminToken(t *testing.T) {
+	e := newIncidentsEnv(t, false)
+	e.webhook("alertmanager", e.payload("alertmanager/am-0.25-firing.json", nil))
+	inc := e.incident("oncall", "alertmanager")
+	for _, path := range []string{"/ui/incidents", "/ui/incidents/" + inc.ID} {
+		w := do(e.h, "GET", path, "192.0.2.1:1", "", "Authorization", "Bearer "+uiToken)
+		require.Equal(t, http.StatusNotFound, w.Code, path)
+		require.JSONEq(t, `{"error":"no such endpoint"}`, w.Body.String())
+	}
+	w := do(e.h, "GET", "/ack/"+e.ackToken(inc), "192.0.2.1:1", "")
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Contains(t, w.Body.String(), "HighCPU")
+	require.NotContains(t, w.Body.String(), "/ui/incidents")
+}
+
+// The ack page links its incident in the view when the admin UI is on.
+func TestAckPageLinksTheIncidentView(t *testing.T) {
+	e := newIncidentsEnv(t, true)
+	e.webhook("alertmanager", e.payload("alertmanager/am-0.25-firing.json", nil))
+	inc := e.incident("oncall", "alertmanager")
+	w := do(e.h, "GET", "/ack/"+e.ackToken(inc), "192.0.2.1:1", "")
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Contains(t, w.Body.String(), `<a href="/ui/incidents/`+inc.ID+`">`)
+	require.Equal(t, http.StatusOK, e.get("/ui/incidents/"+inc.ID).Code, "the link leads to the incident")
+}
+
+func TestUIIncidentsNotFound(t *testing.T) {
+	e := newIncidentsEnv(t, true)
+	for _, id := range []string{"0123456789abcdef", "NOT-AN-ID", strings.Repeat("a", 65), "%3Cscript%3E"} {
+		w := e.get("/ui/incidents/" + id)
+		require.Equal(t, http.StatusNotFound, w.Code, id)
+		require.Contains(t, w.Body.String(), "没有这个告警事件")
+		requireInertPage(t, w.Body.String())
+	}
+}
+
+func TestUIIncidentsSendTheAckPageHeaders(t *testing.T) {
+	e := newIncidentsEnv(t, true)
+	e.webhook("alertmanager", e.payload("alertmanager/am-0.25-firing.json", nil))
+	id := e.incident("oncall", "alertmanager").ID
+	want := httptest.NewRecorder().Header()
+	pageHeaders(want)
+	for _, path := range []string{"/ui/incidents", "/ui/incidents?state=nope", "/ui/incidents/" + id, "/ui/incidents/0123456789abcdef"} {
+		w := e.get(path)
+		for k := range want {
+			require.Equal(t, want.Get(k), w.Header().Get(k), "%s %s", path, k)
+		}
+		require.Equal(t, "text/html; charset=utf-8", w.Header().Get("Content-Type"))
+	}
+}
+
+// GET changes nothing: the store reads the same after every page of the
+// view, and the view has no other method.
+func TestUIIncidentsReadOnly(t *testing.T) {
+	e := newIncidentsEnv(t, true)
+	_, pods, _ := e.story()
+	snapshot := func() string {
+		ctx := context.Background()
+		incs, err := e.db.Incidents(ctx, store.IncidentQuery{})
+		require.NoError(t, err)
+		var tls [][]incident.Event
+		for _, inc := range incs {
+			tl, err := e.db.Timeline(ctx, inc.ID)
+			require.NoError(t, err)
+			tls = append(tls, tl)
+		}
+		b, err := json.Marshal([]any{incs, tls})
+		require.NoError(t, err)
+		return string(b)
+	}
+	before := snapshot()
+	for _, path := range []string{"/ui/incidents", "/ui/incidents?state=open", "/ui/incidents/" + pods.ID} {
+		require.Equal(t, http.StatusOK, e.get(path).Code, path)
+	}
+	for _, method := range []string{"POST", "PUT", "DELETE"} {
+		w := do(e.h, method, "/ui/incidents/"+pods.ID, "192.0.2.1:1", "", "Authorization", "Bearer "+uiToken)
+		require.Equal(t, http.StatusMethodNotAllowed, w.Code, method)
+	}
+	require.Equal(t, before, snapshot())
+}
+
+func TestUIIncidentsFilters(t *testing.T) {
+	e := newIncidentsEnv(t, true)
+	cpu, pods, graf := e.story()
+	for _, tt := range []struct {
+		query string
+		want  []string
+	}{
+		{"", []string{pods.ID, cpu.ID, graf.ID}},
+		{"?state=open", []string{cpu.ID, graf.ID}},
+		{"?state=firing", []string{graf.ID}},
+		{"?state=acked", []string{cpu.ID}},
+		{"?state=resolved", []string{pods.ID}},
+		{"?receiver=default", []string{pods.ID, graf.ID}},
+		{"?receiver=oncall&state=acked", []string{cpu.ID}},
+		{"?receiver=oncall&state=firing", nil},
+		{"?receiver=gone-in-a-reload", nil},
+	} {
+		w := e.get("/ui/incidents" + tt.query)
+		require.Equal(t, http.StatusOK, w.Code, tt.query)
+		var got []string
+		for _, r := range incidentRows(t, w.Body.String()) {
+			got = append(got, r.id)
+		}
+		require.Equal(t, tt.want, got, tt.query)
+		if tt.want == nil {
+			require.Contains(t, w.Body.String(), "没有符合条件的告警事件")
+		}
+	}
+	// The form keeps the filter, a removed receiver included.
+	b := e.get("/ui/incidents?state=acked&receiver=gone-in-a-reload").Body.String()
+	require.Contains(t, b, `<option value="acked" selected>`)
+	require.Contains(t, b, `<option value="gone-in-a-reload" selected>`)
+
+	for _, q := range []string{"?state=nope", "?after=123", "?after=x.abc", "?after=1.NOTHEX", "?receiver=" + strings.Repeat("r", 201)} {
+		w := e.get("/ui/incidents" + q)
+		require.Equal(t, http.StatusBadRequest, w.Code, q)
+		require.Contains(t, w.Body.String(), "无法筛选", q)
+		require.Empty(t, incidentRows(t, w.Body.String()), q)
+	}
+}
+
+// The list is bounded: a page at a time, every incident once across the
+// pages, following the page's own "next" link.
+func TestUIIncidentsPages(t *testing.T) {
+	e := newIncidentsEnv(t, true)
+	const n = incidentview.PageSize + 7
+	for i := range n {
+		e.at(time.Duration(i/2) * time.Second) // pairs share an instant
+		e.webhook("alertmanager", e.payload("alertmanager/am-0.25-firing.json", func(p map[string]any) {
+			name := fmt.Sprintf("Load%02d", i)
+			p["groupKey"] = `{}:{alertname="` + name + `"}`
+			p["groupLabels"] = map[string]any{"alertname": name}
+			p["commonLabels"].(map[string]any)["alertname"] = name
+			a := p["alerts"].([]any)[0].(map[string]any)
+			a["labels"].(map[string]any)["alertname"] = name
+			a["fingerprint"] = fmt.Sprintf("%016x", i+1)
+		}))
+	}
+	seen := map[string]bool{}
+	var titles []string
+	path, pages := "/ui/incidents?state=firing&receiver=oncall", 0
+	for path != "" {
+		pages++
+		require.LessOrEqual(t, pages, 3)
+		w := e.get(path)
+		require.Equal(t, http.StatusOK, w.Code, path)
+		rows := incidentRows(t, w.Body.String())
+		require.LessOrEqual(t, len(rows), incidentview.PageSize)
+		for _, r := range rows {
+			require.False(t, seen[r.id], "incident %s on two pages", r.id)
+			seen[r.id] = true
+		}
+		titles = append(titles, pageTitles(w.Body.String())...)
+		path = pageLink(t, w.Body.String(), "下一页")
+		if pages > 1 {
+			require.Equal(t, "/ui/incidents?receiver=oncall&state=firing", pageLink(t, w.Body.String(), "第一页"))
+		}
+	}
+	require.Equal(t, 2, pages)
+	require.Len(t, seen, n)
+	require.Equal(t, "Load56", titles[0], "last updated first")
+	require.ElementsMatch(t, []string{"Load00", "Load01"}, titles[n-2:], "the first two, at one instant")
+}
+
+// pageLink is the href of the link whose text is text ("" when none).
+func pageLink(t *testing.T, page, text string) string {
+	t.Helper()
+	z := html.NewTokenizer(strings.NewReader(page))
+	href := ""
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return ""
+		case html.StartTagToken:
+			tok := z.Token()
+			href = ""
+			if tok.Data == "a" {
+				for _, a := range tok.Attr {
+					if a.Key == "href" {
+						href = a.Val
+					}
+				}
+			}
+		case html.TextToken:
+			if href != "" && string(z.Text()) == text {
+				return href
+			}
+		}
+	}
+}
+
+// pageTitles are the list's incident titles, in order.
+func pageTitles(page string) []string {
+	var out []string
+	z := html.NewTokenizer(strings.NewReader(page))
+	inTitle := false
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return out
+		case html.StartTagToken:
+			tok := z.Token()
+			if tok.Data == "div" {
+				for _, a := range tok.Attr {
+					inTitle = a.Key == "class" && a.Val == "title"
+				}
+			}
+			if tok.Data == "a" && inTitle {
+				if z.Next() == html.TextToken {
+					out = append(out, string(z.Text()))
+				}
+				inTitle = false
+			}
+		}
+	}
+}
+
+// Markup in labels, annotations, ackers' names (and so timeline lines)
+// and the query is shown as text, never run.
+func TestUIIncidentsEscapeEverything(t *testing.T) {
+	e := newIncidentsEnv(t, true)
+	const (
+		label   = `<script>alert("label")</script>`
+		summary = `<img src=x onerror=alert(1)>`
+		clicker = `"><svg onload=alert(2)>`
+		pager   = `</li><iframe src=//evil.example>`
+		query   = `<script>alert(3)</script>`
+	)
+	evil := func(name string) func(p map[string]any) {
+		return func(p map[string]any) {
+			p["groupKey"] = `{}:{alertname="` + name + `"}`
+			p["groupLabels"] = map[string]any{"alertname": label + name, "team": label}
+			p["commonLabels"].(map[string]any)["alertname"] = label + name
+			a := p["alerts"].([]any)[0].(map[string]any)
+			a["labels"].(map[string]any)["alertname"] = label + name
+			a["labels"].(map[string]any)["team"] = label
+			a["annotations"].(map[string]any)["summary"] = summary
+			a["fingerprint"] = ""
+		}
+	}
+	e.webhook("alertmanager", e.payload("alertmanager/am-0.25-firing.json", evil("a")))
+	e.webhook("alertmanager", e.payload("alertmanager/am-0.25-group-1.json", func(p map[string]any) {
+		evil("b")(p)
+		p["commonLabels"].(map[string]any)["severity"] = "critical"
+		for _, a := range p["alerts"].([]any) {
+			a.(map[string]any)["labels"].(map[string]any)["severity"] = "critical"
+		}
+	}))
+	incs, err := e.db.Incidents(context.Background(), store.IncidentQuery{})
+	require.NoError(t, err)
+	require.Len(t, incs, 2)
+	e.at(time.Minute)
+	e.click(incs[0], "ou_x", clicker)
+	e.ackPage(incs[1], pager)
+
+	pages := map[string]string{}
+	for _, path := range []string{"/ui/incidents", "/ui/incidents/" + incs[0].ID, "/ui/incidents/" + incs[1].ID,
+		"/ui/incidents?receiver=" + url.QueryEscape(query)} {
+		w := e.get(path)
+		require.Equal(t, http.StatusOK, w.Code, path)
+		requireInertPage(t, w.Body.String())
+		pages[path] = pageText(w.Body.String())
+	}
+	list := pages["/ui/incidents"]
+	for _, s := range []string{label + "a", label + "b", "team=" + label, clicker, "web:" + pager} {
+		require.Contains(t, list, s, "shown as text")
+	}
+	for _, inc := range incs {
+		d := pages["/ui/incidents/"+inc.ID]
+		require.Contains(t, d, summary)
+		require.Contains(t, d, "确认 · ", "the timeline's ack line")
+	}
+	require.Contains(t, pages["/ui/incidents/"+incs[0].ID], "确认 · "+clicker)
+	require.Contains(t, pages["/ui/incidents/"+incs[1].ID], "确认 · web:"+pager)
+	require.Contains(t, pages["/ui/incidents?receiver="+url.QueryEscape(query)], query)
+}
+
+// requireInertPage fails when page could run script or load anything: a
+// script or embedding element, an event-handler attribute, a javascript:
+// URL, a style attribute.
+func requireInertPage(t *testing.T, page string) {
+	t.Helper()
+	z := html.NewTokenizer(strings.NewReader(page))
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			require.ErrorIs(t, z.Err(), io.EOF)
+			return
+		}
+		if tt != html.StartTagToken && tt != html.SelfClosingTagToken {
+			continue
+		}
+		tok := z.Token()
+		switch tok.Data {
+		case "script", "img", "iframe", "object", "embed", "link", "base", "svg", "math", "meta":
+			if tok.Data == "meta" {
+				for _, a := range tok.Attr {
+					require.NotEqual(t, "http-equiv", strings.ToLower(a.Key), "<meta http-equiv>")
+				}
+				continue
+			}
+			t.Fatalf("element <%s> in the page", tok.Data)
+		}
+		for _, a := range tok.Attr {
+			key, val := strings.ToLower(a.Key), strings.ToLower(strings.TrimSpace(a.Val))
+			require.False(t, strings.HasPrefix(key, "on"), "event handler %s=%q on <%s>", a.Key, a.Val, tok.Data)
+			require.NotEqual(t, "style", key, "style attribute on <%s>", tok.Data)
+			if key == "href" || key == "src" || key == "action" || key == "formaction" {
+				require.False(t, strings.HasPrefix(val, "javascript:"), "%s=%q on <%s>", a.Key, a.Val, tok.Data)
+			}
+		}
+	}
+}
+
+// pageText is the page's text as a reader sees it (entities decoded),
+// and its attribute values.
+func pageText(page string) string {
+	var b strings.Builder
+	z := html.NewTokenizer(strings.NewReader(page))
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return b.String()
+		case html.TextToken:
+			b.Write(z.Text())
+		case html.StartTagToken, html.SelfClosingTagToken:
+			for _, a := range z.Token().Attr {
+				b.WriteString(" " + a.Val + " ")
+			}
 		}
 	}
 }
