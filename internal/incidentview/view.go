@@ -437,7 +437,9 @@ func row(ctx context.Context, st Store, cfg *config.Config, inc incident.Inciden
 	g := d.Group
 	r.Known, r.Title = true, ack.GroupName(g)
 	for _, p := range g.GroupLabels.SortedPairs() {
-		r.Labels = append(r.Labels, Pair{Name: p.Name, Value: p.Value})
+		if p.Value != "" { // an empty label is no label
+			r.Labels = append(r.Labels, Pair{Name: p.Name, Value: p.Value})
+		}
 	}
 	if rc := d.Receiver(cfg, inc.Receiver); rc.AllSubscribers {
 		r.Recipients = "全部订阅用户"
@@ -450,7 +452,9 @@ func row(ctx context.Context, st Store, cfg *config.Config, inc incident.Inciden
 func alertOf(cfg *config.Config, inc incident.Incident, a alert.Alert) Alert {
 	out := Alert{Summary: summary(a), Firing: a.Status == alert.StatusFiring, Since: when(cfg, a.StartsAt)}
 	for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
-		out.Labels = append(out.Labels, Pair{Name: k, Value: a.Labels[k]})
+		if a.Labels[k] != "" {
+			out.Labels = append(out.Labels, Pair{Name: k, Value: a.Labels[k]})
+		}
 	}
 	if inc.Ack != nil && out.Firing {
 		ref := incident.Refs(alert.Alerts{a})[0]

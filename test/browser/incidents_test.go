@@ -2,6 +2,8 @@ package browser
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	mindrelay "github.com/mindoffice/mind-relay"
+	"github.com/mindoffice/mind-relay/internal/alert"
+	"github.com/mindoffice/mind-relay/internal/render"
 )
 
 // consoleErrors collects the errors and warnings the page's console gets
@@ -54,10 +58,35 @@ func postWebhook(t *testing.T, base, sample string) {
 	t.Helper()
 	body, err := mindrelay.Sample(sample)
 	require.NoError(t, err)
-	resp, err := http.Post(base+"/webhook/alertmanager", "application/json", strings.NewReader(string(body)))
+	src, _, _ := strings.Cut(sample, "/")
+	resp, err := http.Post(base+"/webhook/"+src, "application/json", strings.NewReader(string(body)))
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
 	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// chatAck acks a group by its short id with a chat command from openID,
+// as Mind delivers the message to the robot.
+func chatAck(t *testing.T, base, openID, groupKey, receiver string) {
+	t.Helper()
+	content, err := json.Marshal(map[string]string{"text": "ack " + render.ShortID(alert.GroupID(alert.SourceAlertmanager, groupKey, receiver))})
+	require.NoError(t, err)
+	body, err := json.Marshal(map[string]any{
+		"schema": "1.0",
+		"header": map[string]any{"event_type": "im.message.robot.receive_v1", "app_id": "robot_browser", "create_time": 1737359666789},
+		"event": map[string]any{"open_id": openID, "sender_nickname": "值班工程师", "message_id": "m-1",
+			"content_type": 101, "content": string(content)},
+	})
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, base+"/mind/callback", strings.NewReader(string(body)))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Relay-Callback-Token", callbackToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
 }
 
 // After webhooks, the incident view lists the incidents, each in its
@@ -65,10 +94,13 @@ func postWebhook(t *testing.T, base, sample string) {
 func TestIncidentsInChromium(t *testing.T) {
 	bin := chromium(t)
 	base := startRelay(t)
-	// HighCPU fires and resolves (green); KubePodCrashLooping fires (red).
+	// HighCPU fires and resolves (green); KubePodCrashLooping fires and
+	// is acknowledged in chat (orange); Grafana's alert fires (red).
 	postWebhook(t, base, "alertmanager/am-0.25-firing.json")
 	postWebhook(t, base, "alertmanager/am-0.25-group-1.json")
 	postWebhook(t, base, "alertmanager/am-0.25-resolved.json")
+	postWebhook(t, base, "grafana/alerting-default-firing.json")
+	chatAck(t, base, "ou_default", `{}:{alertname="KubePodCrashLooping"}`, "default")
 
 	ctx := browser(t, bin)
 	stopConsole := consoleErrors(ctx)
@@ -98,9 +130,10 @@ func TestIncidentsInChromium(t *testing.T) {
 	row := func(title string) string {
 		return `Array.from(document.querySelectorAll('tr[data-incident]')).find(r => r.querySelector('.title a').textContent === '` + title + `')`
 	}
-	require.Equal(t, "2", eval(`String(document.querySelectorAll('tr[data-incident]').length)`))
+	require.Equal(t, "3", eval(`String(document.querySelectorAll('tr[data-incident]').length)`))
 	for _, tc := range []struct{ title, state, text, colour string }{
-		{"KubePodCrashLooping", "firing", "触发中", "rgb(245, 74, 69)"},
+		{"alert1", "firing", "触发中", "rgb(245, 74, 69)"},
+		{"KubePodCrashLooping", "acked", "已确认", "rgb(255, 136, 0)"},
 		{"HighCPU", "resolved", "已恢复", "rgb(52, 184, 108)"},
 	} {
 		badge := row(tc.title) + `.querySelector('.st')`
@@ -109,6 +142,7 @@ func TestIncidentsInChromium(t *testing.T) {
 		require.Equal(t, tc.colour, eval(`getComputedStyle(`+badge+`).backgroundColor`), "%s: the card's colour", tc.title)
 	}
 	require.Equal(t, "oncall", eval(row("HighCPU")+`.cells[2].firstChild.textContent`), "routed by severity=critical")
+	require.Equal(t, "值班工程师 （ou_default）聊天命令", eval(row("KubePodCrashLooping")+`.querySelector('td:nth-child(5)').textContent.replace(/ · .*/, '')`), "who acked, and how")
 
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
