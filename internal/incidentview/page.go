@@ -29,7 +29,7 @@ tr.inc-firing td:first-child{border-left:4px solid #f54a45}tr.inc-acked td:first
 .labels{color:var(--muted);font-size:.82rem}.labels code{margin-right:.4rem}
 .muted{color:var(--muted)}.title a{font-weight:600}
 ol.timeline{margin:.2rem 0;padding-left:1.2rem;font-size:.85rem}ol.timeline time{color:var(--muted);margin-right:.4rem}
-details summary{cursor:pointer}
+details summary{cursor:pointer}td.when{white-space:nowrap}
 .pager{display:flex;gap:1.2rem;margin:.5rem 0 1.5rem}
 .panel{background:#fff;border:1px solid var(--line);border-radius:6px;padding:.8rem 1rem;margin-bottom:1rem}
 .panel h2{margin-top:0}
@@ -66,7 +66,7 @@ details summary{cursor:pointer}
 <div class="muted">{{ .Firing }}/{{ .Alerts }} 条触发中 · {{ .Source }}</div>
 {{ template "incident-labels" .Labels }}</td>
 <td>{{ .Receiver }}{{ with .Recipients }}<br><span class="muted">{{ . }}</span>{{ end }}</td>
-<td>{{ .OpenedAt }}</td>
+<td class="when">{{ .OpenedAt }}</td>
 <td>{{ template "incident-ack" . }}</td>
 <td>{{ template "incident-silence" . }}</td>
 <td>{{ if .Events }}<details><summary>{{ .EventCount }} 条，更新于 {{ .UpdatedAt }}</summary>
