@@ -1,6 +1,7 @@
 // Package ingest is the relay's HTTP surface: the webhook endpoints senders
-// post to, Mind's callback, the ack pages, health, reload, metrics and the
-// admin API. Handlers are thin: they authenticate, bind, call the domain
+// post to, Mind's callback, the ack pages, health, reload, metrics, the
+// admin API and the admin pages under /ui/ (template preview, incident
+// view). Handlers are thin: they authenticate, bind, call the domain
 // and turn its errors into status codes. It is the only package that
 // imports gin.
 package ingest
