@@ -91,7 +91,8 @@ var migrations = []migration{
 	{version: 3, name: "render at send", stmts: []string{
 		`ALTER TABLE notifications ADD COLUMN group_data BLOB`,
 	}},
-	incidentMigration, // incidents.go
+	incidentMigration,   // incidents.go
+	escalationMigration, // escalation.go
 }
 
 // migrate brings db to the last version of migs.
