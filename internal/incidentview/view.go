@@ -441,9 +441,14 @@ func row(ctx context.Context, st Store, cfg *config.Config, inc incident.Inciden
 			r.Labels = append(r.Labels, Pair{Name: p.Name, Value: p.Value})
 		}
 	}
-	if rc := d.Receiver(cfg, inc.Receiver); rc.AllSubscribers {
+	switch rc := d.Receiver(cfg, inc.Receiver); {
+	case rc.AllSubscribers:
 		r.Recipients = "全部订阅用户"
-	} else {
+	case rc.Schedule != "" && len(rc.OpenIDs) == 0:
+		r.Recipients = "值班表 " + rc.Schedule + " 的值班人员"
+	case rc.Schedule != "":
+		r.Recipients = fmt.Sprintf("%d 人及值班表 %s 的值班人员", len(rc.OpenIDs), rc.Schedule)
+	default:
 		r.Recipients = fmt.Sprintf("%d 人", len(rc.OpenIDs))
 	}
 	return r, g, nil

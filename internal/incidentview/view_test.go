@@ -147,3 +147,41 @@ func TestListQuery(t *testing.T) {
 		{States: []incident.State{incident.Acked}, After: store.IncidentCursor{UpdatedAt: time.Unix(0, 5).UTC(), ID: "0f"}, Limit: PageSize + 1},
 	}, asked)
 }
+
+// The row says whom the receiver reaches, as the ack page does: a
+// schedule's on-call engineers, all subscribers, or people by count; a
+// receiver a reload removed, whom its card went to.
+func TestRecipients(t *testing.T) {
+	cfg, err := config.Load([]byte(`
+mind: {app_id: robot_test}
+route: {receiver: people}
+receivers:
+  - {name: people, open_ids: [ou_a, ou_b]}
+  - {name: everyone, all_subscribers: true}
+  - {name: rota, schedule: ops}
+  - {name: both, open_ids: [ou_x], schedule: ops}
+schedules:
+  - name: ops
+    rotation: {every: 1w, start: "2026-01-05T10:00", members: [ou_a, ou_b]}
+`), t.TempDir())
+	require.NoError(t, err)
+	for receiver, want := range map[string]string{
+		"people":   "2 人",
+		"everyone": "全部订阅用户",
+		"rota":     "值班表 ops 的值班人员",
+		"both":     "1 人及值班表 ops 的值班人员",
+		"removed":  "3 人", // as the queued group remembers it
+	} {
+		inc := incident.Incident{ID: "0a", GroupID: "g", Receiver: receiver, State: incident.Firing, LastCard: "c"}
+		st := fakeStore{
+			incidents: func(store.IncidentQuery) ([]incident.Incident, error) { return []incident.Incident{inc}, nil },
+			get: func(string) (store.Notification, error) {
+				return store.Notification{ID: "c", Group: []byte(`{"v":1,"group":{"source":"alertmanager","status":"firing","alerts":[]},"open_ids":["ou_1","ou_2","ou_3"]}`)}, nil
+			},
+		}
+		l, err := BuildList(context.Background(), st, cfg, Filter{})
+		require.NoError(t, err)
+		require.Len(t, l.Rows, 1)
+		require.Equal(t, want, l.Rows[0].Recipients, receiver)
+	}
+}
