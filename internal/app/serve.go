@@ -135,9 +135,10 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 			defer cancel()
 			return queue.Ready(ctx) // not paused, store writable
 		},
-		Reload: reloads.reload,
-		DLQ:    queue,
-		Logger: logger,
+		Reload:    reloads.reload,
+		DLQ:       queue,
+		Incidents: db,
+		Logger:    logger,
 	}
 	deps.Extra = append(deps.Extra, ingest.AckRoutes(ingest.AckDeps{
 		Acks:       acks,

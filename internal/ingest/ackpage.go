@@ -57,6 +57,7 @@ footer{margin-top:2rem;color:#999;font-size:.8rem}
 <li><span class="{{ if .Firing }}firing{{ else }}resolved{{ end }}">{{ if .Firing }}触发中{{ else }}已恢复{{ end }}</span> {{ .Summary }}
 {{ with .Labels }}<div class="labels">{{ . }}</div>{{ end }}{{ with .Since }}<div class="since">开始 {{ . }}</div>{{ end }}</li>{{ end }}
 </ul>{{ with .Omitted }}<p>还有 {{ . }} 条告警未显示</p>{{ end }}
+{{ with .IncidentHref }}<p><a href="{{ . }}">在告警事件视图中查看（需管理令牌）</a></p>{{ end }}
 {{ with .Timeline }}<h2>经过</h2><ul class="timeline">{{ range . }}<li><span class="since">{{ .At }}</span> {{ .What }}</li>{{ end }}</ul>{{ end }}
 {{ if .CanAck }}
 <form method="post">
@@ -89,6 +90,8 @@ type Page struct {
 	Omitted    int
 	CanAck     bool
 	Timeline   []PageEvent
+	// IncidentHref links the incident view, when the admin UI is on.
+	IncidentHref string
 }
 
 // PageAlert is one alert on the ack page.
@@ -131,6 +134,9 @@ func (h *ackHandlers) page(v ack.View) Page {
 	inc, g := v.Incident, v.Group
 	p.Known, p.ShortID, p.Title, p.Occurrence = true, render.ShortID(inc.GroupID), ack.GroupName(g), inc.Occurrence
 	p.Receiver, p.State, p.CanAck = v.Receiver.Name, string(inc.State), v.CanAck
+	if cfg.Admin.Token != "" {
+		p.IncidentHref = "/ui/incidents/" + inc.ID
+	}
 	switch {
 	case v.Receiver.AllSubscribers:
 		p.Recipients = "全部订阅用户"

@@ -1,6 +1,7 @@
 // Package ingest is the relay's HTTP surface: the webhook endpoints senders
-// post to, Mind's callback, the ack pages, health, reload, metrics and the
-// admin API. Handlers are thin: they authenticate, bind, call the domain
+// post to, Mind's callback, the ack pages, health, reload, metrics, the
+// admin API and the admin pages under /ui/ (template preview, incident
+// view). Handlers are thin: they authenticate, bind, call the domain
 // and turn its errors into status codes. It is the only package that
 // imports gin.
 package ingest
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mindoffice/mind-relay/internal/incidentview"
 	"github.com/mindoffice/mind-relay/internal/relay"
 	"github.com/mindoffice/mind-relay/internal/store"
 )
@@ -39,6 +41,9 @@ type Deps struct {
 	// restart.
 	Reload func(ctx context.Context) (restartNeeded []string, err error)
 	DLQ    DLQ
+	// Incidents is what the incident view (/ui/incidents) reads: the
+	// store. Nil: no incident view.
+	Incidents incidentview.Store
 	// Extra lets later features (Mind callbacks, ack pages) add routes.
 	Extra  []func(*gin.Engine)
 	Logger *slog.Logger

@@ -58,6 +58,7 @@ func (s *Server) uiRoutes(e *gin.Engine) {
 	ui.POST("/logout", sameOrigin, s.uiLogout)
 	ui.GET("/preview", s.uiAuth, s.uiPreviewPage)
 	ui.POST("/preview", sameOrigin, s.uiAuth, s.uiPreview)
+	s.uiIncidentRoutes(ui) // ui_incidents.go
 }
 
 // uiEnabled makes /ui/ not exist without admin.token.

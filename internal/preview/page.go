@@ -13,8 +13,7 @@ import (
 	"github.com/mindoffice/mind-relay/internal/relay"
 )
 
-// NavItem is a link of the pages' navigation; pages added later (an
-// incident view) join the list.
+// NavItem is a link of the pages' navigation.
 type NavItem struct {
 	Href, Label string
 	Current     bool
@@ -22,7 +21,7 @@ type NavItem struct {
 
 // Nav is the navigation of the relay's pages, current marking one.
 func Nav(current string) []NavItem {
-	items := []NavItem{{Href: "/ui/preview", Label: "模板预览"}}
+	items := []NavItem{{Href: "/ui/preview", Label: "模板预览"}, {Href: "/ui/incidents", Label: "告警事件"}}
 	for i := range items {
 		items[i].Current = items[i].Href == current
 	}
@@ -138,6 +137,15 @@ func WriteLogin(w io.Writer, l Login) error { return execute(w, "login", l) }
 // WriteDocument writes res as one standalone HTML document (`relay render
 // --html`): the cards drawn, what would be sent, the errors.
 func WriteDocument(w io.Writer, res *Result) error { return execute(w, "document", res) }
+
+// Layout returns a copy of the pages' shared parts, for the relay's other
+// pages (package incidentview) to parse theirs into: "css" (the styles,
+// card colours included), "top" (the header with the navigation and the
+// logout form; its data is topOf NAV LOGGEDIN) and the function topOf.
+func Layout() (*template.Template, error) { return layout.Clone() }
+
+// layout is pages before any execution (html/template clones only those).
+var layout = template.Must(pages.Clone())
 
 func execute(w io.Writer, name string, data any) error {
 	var buf bytes.Buffer

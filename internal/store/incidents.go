@@ -37,7 +37,25 @@ type IncidentQuery struct {
 	UpdatedSince time.Time
 	// Silenced: only incidents holding or owing silences.
 	Silenced bool
-	Limit    int
+	// Receiver: only the incidents of this receiver.
+	Receiver string
+	// After: only the incidents that come after this one in the order
+	// (a page of a list: keyset paging, which holds while incidents
+	// change). Zero: from the start.
+	After IncidentCursor
+	Limit int
+}
+
+// IncidentCursor is a place in the order of Incidents: last updated
+// first, then by id (descending).
+type IncidentCursor struct {
+	UpdatedAt time.Time
+	ID        string
+}
+
+// CursorOf is the place of inc in the order of Incidents.
+func CursorOf(inc incident.Incident) IncidentCursor {
+	return IncidentCursor{UpdatedAt: inc.UpdatedAt, ID: inc.ID}
 }
 
 // IncidentUpdate is what an UpdateIncident function decides: the
@@ -236,11 +254,19 @@ func (s *sqliteStore) Incidents(ctx context.Context, q IncidentQuery) ([]inciden
 	if q.Silenced {
 		where = append(where, "silenced = 1")
 	}
+	if q.Receiver != "" {
+		where = append(where, "receiver = ?")
+		args = append(args, q.Receiver)
+	}
+	if c := q.After; !c.UpdatedAt.IsZero() || c.ID != "" {
+		where = append(where, "(updated_at < ? OR (updated_at = ? AND id < ?))")
+		args = append(args, nanos(c.UpdatedAt), nanos(c.UpdatedAt), c.ID)
+	}
 	query := `SELECT data FROM incidents`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY updated_at DESC"
+	query += " ORDER BY updated_at DESC, id DESC"
 	if q.Limit > 0 {
 		query += fmt.Sprintf(" LIMIT %d", q.Limit)
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -141,6 +142,62 @@ func TestIncidentsQuery(t *testing.T) {
 	all, err := s.Incidents(ctx, IncidentQuery{})
 	require.NoError(t, err)
 	require.Len(t, all, 3)
+}
+
+// A list of incidents pages by keyset: every incident once, in order,
+// even when several changed at the same instant (one webhook opens an
+// incident per receiver); Receiver selects one receiver's.
+func TestIncidentsPageByCursor(t *testing.T) {
+	ctx := context.Background()
+	s := newTest(t)
+	var ns []Notification
+	for i := range 7 {
+		n := card(fmt.Sprintf("n%d", i), fmt.Sprintf("g%d", i), t0.Add(time.Duration(i/3)*time.Minute), fa)
+		if i%2 == 1 {
+			n.Receiver = "other"
+		}
+		ns = append(ns, n)
+	}
+	enqueue(t, s, ns...)
+	all, err := s.Incidents(ctx, IncidentQuery{})
+	require.NoError(t, err)
+	require.Len(t, all, 7)
+
+	for _, tt := range []struct {
+		receiver string
+		want     int
+	}{{"", 7}, {"r", 4}, {"other", 3}, {"nobody", 0}} {
+		var (
+			got   []string
+			after IncidentCursor
+		)
+		for range 10 {
+			page, err := s.Incidents(ctx, IncidentQuery{Receiver: tt.receiver, After: after, Limit: 2})
+			require.NoError(t, err)
+			for _, inc := range page {
+				if tt.receiver != "" {
+					require.Equal(t, tt.receiver, inc.Receiver)
+				}
+				got = append(got, inc.ID)
+			}
+			if len(page) < 2 {
+				break
+			}
+			after = CursorOf(page[len(page)-1])
+		}
+		var want []string
+		for _, inc := range all {
+			if tt.receiver == "" || inc.Receiver == tt.receiver {
+				want = append(want, inc.ID)
+			}
+		}
+		require.Len(t, want, tt.want)
+		require.Equal(t, want, got, "receiver %q: each once, in the order of the whole list", tt.receiver)
+	}
+	for i := 1; i < len(all); i++ {
+		a, b := all[i-1], all[i]
+		require.True(t, a.UpdatedAt.After(b.UpdatedAt) || a.UpdatedAt.Equal(b.UpdatedAt) && a.ID > b.ID, "last updated first, then by id")
+	}
 }
 
 // Schema 3 databases keep their queued rows; ack-state cards get their

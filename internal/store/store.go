@@ -211,8 +211,9 @@ type Store interface {
 
 	// Incident returns one incident; ErrNoIncident when there is none.
 	Incident(ctx context.Context, id string) (incident.Incident, error)
-	// Incidents returns the incidents q selects, last updated first. It
-	// is one query: "firing and unacknowledged for N minutes" is
+	// Incidents returns the incidents q selects, last updated first (then
+	// by id, descending: the order IncidentQuery.After pages). It is one
+	// query: "firing and unacknowledged for N minutes" is
 	// IncidentQuery{States: [Firing], InStateBefore: now - N}.
 	Incidents(ctx context.Context, q IncidentQuery) ([]incident.Incident, error)
 	// UpdateIncident applies fn to the incident as it is now, and commits

@@ -18,7 +18,10 @@ import (
 	"github.com/mindoffice/mind-relay/internal/testutil"
 )
 
-const adminToken = "browser-test-admin-token-0123456789"
+const (
+	adminToken    = "browser-test-admin-token-0123456789"
+	callbackToken = "browser-test-callback-token-0123456789"
+)
 
 // toolsRequired reports whether a missing tool fails the run instead of
 // skipping: in CI, or when asked.
@@ -69,7 +72,7 @@ func startRelay(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`
-mind: {app_id: robot_browser}
+mind: {app_id: robot_browser, callback_token: %s}
 external_url: http://relay.example.com
 admin: {token: %s}
 ack: {secret: browser-test-ack-secret-0123456789}
@@ -82,7 +85,7 @@ route:
 receivers:
   - {name: default, open_ids: [ou_default]}
   - {name: oncall, open_ids: [ou_oncall]}
-`, adminToken, filepath.Join(dir, "relay.db"))
+`, callbackToken, adminToken, filepath.Join(dir, "relay.db"))
 	path := filepath.Join(dir, "relay.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
 	ctx, cancel := context.WithCancel(context.Background())
