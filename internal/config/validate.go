@@ -511,7 +511,7 @@ func (c *Config) Warnings() []string {
 		w = append(w, "ack.silence.grafana_token is set without grafana_url: it is never sent to a URL taken from a payload, so Grafana silences go without it")
 	}
 	if c.Admin.Token == "" {
-		w = append(w, "admin.token is empty: the admin API (/api/v1/*) is disabled")
+		w = append(w, "admin.token is empty: the admin API (/api/v1/*), POST /-/reload and the template preview (/ui/) are disabled")
 	}
 	if c.ExternalURL == "" {
 		w = append(w, "external_url is empty: cards carry no ack link for clients without callbacks")
