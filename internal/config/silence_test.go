@@ -38,6 +38,31 @@ func TestSilenceWithoutWebhookAuthWarns(t *testing.T) {
 	}
 }
 
+// The warning for a missing admin.token names everything it turns off, so
+// a user who finds /-/reload or /ui/preview answering 404/403 knows why.
+func TestAdminTokenWarningNamesWhatIsOff(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"no token", "", []string{"admin.token is empty", "/api/v1/*", "/-/reload", "/ui/"}},
+		{"token", "admin: {token: t}\n", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load([]byte(silenceBase+tc.yaml), t.TempDir())
+			require.NoError(t, err)
+			got := strings.Join(c.Warnings(), "\n")
+			if tc.want == nil {
+				require.NotContains(t, got, "admin.token")
+				return
+			}
+			for _, w := range tc.want {
+				require.Contains(t, got, w)
+			}
+		})
+	}
+}
+
 // allowed_urls are prefixes without credentials, query or fragment; the
 // source's credentials are one kind or the other, and stay hidden.
 func TestSilenceURLsAndCredentials(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -157,6 +158,9 @@ func (c *Config) validate() Problems {
 
 func (c *Config) checkTop() Problems {
 	var ps Problems
+	if err := checkListen(c.Listen); err != nil {
+		ps.add("listen", "%v", err)
+	}
 	if c.ExternalURL != "" {
 		if err := checkHTTPURL(c.ExternalURL); err != nil {
 			ps.add("external_url", "%v", err)
@@ -177,6 +181,20 @@ func (c *Config) checkTop() Problems {
 		ps.add("templates.max_alerts", "must be at least 1")
 	}
 	return ps
+}
+
+// checkListen refuses a listen address that serve could not bind, so
+// check-config passing means serve starts: "9095" (no colon) is the
+// common slip.
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (e.g. \":9095\" for every interface, \"127.0.0.1:9095\")", addr)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("%q has no valid port (0-65535)", addr)
+	}
+	return nil
 }
 
 // checkCredentials requires the Mind app that a relay sending to Mind
@@ -493,7 +511,7 @@ func (c *Config) Warnings() []string {
 		w = append(w, "ack.silence.grafana_token is set without grafana_url: it is never sent to a URL taken from a payload, so Grafana silences go without it")
 	}
 	if c.Admin.Token == "" {
-		w = append(w, "admin.token is empty: the admin API (/api/v1/*) is disabled")
+		w = append(w, "admin.token is empty: the admin API (/api/v1/*), POST /-/reload and the template preview (/ui/) are disabled")
 	}
 	if c.ExternalURL == "" {
 		w = append(w, "external_url is empty: cards carry no ack link for clients without callbacks")
