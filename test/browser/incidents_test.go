@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -153,8 +154,13 @@ func TestIncidentsInChromium(t *testing.T) {
 	// Filter by state with the form, then open the incident: focus its
 	// link and press Enter.
 	run(chromedp.SetValue(chromedp.ID("state"), "resolved"),
-		chromedp.Click(chromedp.CSS(`form.filters button[type=submit]`)),
-		chromedp.WaitVisible(chromedp.CSS(`table.incidents`)))
+		chromedp.Click(chromedp.CSS(`form.filters button[type=submit]`)))
+	// The old page stays visible until the new one replaces it: wait for
+	// the navigation itself, then for the new page's table.
+	for deadline := time.Now().Add(10 * time.Second); eval(`location.href`) != base+"/ui/incidents?state=resolved&receiver=" && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	run(chromedp.WaitReady(`body`), chromedp.WaitVisible(chromedp.CSS(`table.incidents`)))
 	require.Equal(t, base+"/ui/incidents?state=resolved&receiver=", eval(`location.href`))
 	require.Equal(t, "1", eval(`String(document.querySelectorAll('tr[data-incident]').length)`))
 	run(chromedp.Focus(chromedp.CSS(`tr[data-incident] .title a`)), chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.ID("timeline")))
