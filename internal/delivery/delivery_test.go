@@ -28,8 +28,10 @@ func TestSubmitWakesRunAtOnce(t *testing.T) {
 	time.Sleep(20 * time.Millisecond) // Run is asleep
 	begin := time.Now()
 	submit(t, q.Queue, notif("g", 1, "firing"))
-	m.waitShown(t, 1, time.Second)
-	require.Less(t, time.Since(begin), 500*time.Millisecond)
+	m.waitShown(t, 1, 10*time.Second)
+	// Far below the hour-long poll interval: a loaded machine may be slow,
+	// but only a wake-up delivers within seconds.
+	require.Less(t, time.Since(begin), 5*time.Second)
 
 	// A retry is woken by its timer, not by polling.
 	var once sync.Once
@@ -40,8 +42,8 @@ func TestSubmitWakesRunAtOnce(t *testing.T) {
 	})
 	begin = time.Now()
 	submit(t, q.Queue, notif("h", 1, "firing"))
-	m.waitShown(t, 2, time.Second)
-	require.Less(t, time.Since(begin), 500*time.Millisecond)
+	m.waitShown(t, 2, 10*time.Second)
+	require.Less(t, time.Since(begin), 5*time.Second)
 	require.Equal(t, 1.0, testutil.ToFloat64(q.m.retries))
 }
 
@@ -549,8 +551,8 @@ func TestSenderPanicDeadLetters(t *testing.T) {
 func TestMaxAgeCheckedAfterTheRateLimit(t *testing.T) {
 	m := newFakeMind()
 	opts := fast()
-	opts.RateLimit, opts.Burst = 1, 1 // the second send waits about a second
-	opts.MaxAge = 300 * time.Millisecond
+	opts.RateLimit, opts.Burst = 0.4, 1 // the second send waits about 2.5 s
+	opts.MaxAge = time.Second
 	st := tempStore(t)
 	q := start(t, st, m, opts)
 	ns := submit(t, q.Queue, notif("a", 1, "firing"), notif("b", 1, "firing"))
@@ -558,13 +560,13 @@ func TestMaxAgeCheckedAfterTheRateLimit(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return get(t, st, ns[0].ID).State != store.StatePending && get(t, st, ns[1].ID).State != store.StatePending &&
 			get(t, st, ns[0].ID).State != store.StateSending && get(t, st, ns[1].ID).State != store.StateSending
-	}, 5*time.Second, 5*time.Millisecond)
+	}, 15*time.Second, 5*time.Millisecond)
 	states := map[store.State]int{}
 	for _, n := range ns {
 		got := get(t, st, n.ID)
 		states[got.State]++
 		if got.State == store.StateDead {
-			require.Contains(t, got.LastError, "not delivered within max_age 300ms")
+			require.Contains(t, got.LastError, "not delivered within max_age 1s")
 		}
 	}
 	require.Equal(t, map[store.State]int{store.StateDelivered: 1, store.StateDead: 1}, states)
