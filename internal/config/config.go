@@ -6,6 +6,7 @@
 package config
 
 import (
+	"strings"
 	"time"
 )
 
@@ -187,6 +188,39 @@ type DeliveryConfig struct {
 	MinBackoff Duration `yaml:"min_backoff"`
 	MaxBackoff Duration `yaml:"max_backoff"`
 	MaxAge     Duration `yaml:"max_age"`
+	// Priority orders the queue: the most urgent streams are sent first.
+	Priority PriorityConfig `yaml:"priority"`
+	// DedupeWindow: a webhook identical in content to one accepted this
+	// recently makes no new card (HA Alertmanager peers each send it);
+	// 0 turns it off; unset is DefaultDedupeWindow.
+	DedupeWindow *Duration `yaml:"dedupe_window"`
+}
+
+// Dedupe is the dedupe window (0: off).
+func (d DeliveryConfig) Dedupe() time.Duration {
+	if d.DedupeWindow == nil {
+		return 0
+	}
+	return d.DedupeWindow.D()
+}
+
+// PriorityConfig says how urgent a group is: the value of Label on its
+// alerts, ranked by its place in Order (first is most urgent; a value not
+// listed, or no label, comes after all of them).
+type PriorityConfig struct {
+	Label string   `yaml:"label"`
+	Order []string `yaml:"order"`
+}
+
+// Rank is the urgency of a label value: its index in Order (compared
+// case-insensitively), len(Order) when it is not there.
+func (p PriorityConfig) Rank(value string) int {
+	for i, v := range p.Order {
+		if strings.EqualFold(v, value) {
+			return i
+		}
+	}
+	return len(p.Order)
 }
 
 // AdminConfig guards the admin API.

@@ -40,6 +40,50 @@ func TestLoadMinimalFillsDefaults(t *testing.T) {
 	require.Equal(t, 10, c.Receivers[0].MaxAlerts)
 	require.Equal(t, time.Minute, c.Ack.PollInterval.D())
 	require.False(t, c.Ack.Enabled())
+	require.Equal(t, "severity", c.Delivery.Priority.Label)
+	require.Equal(t, []string{"critical", "page", "error", "warning", "info"}, c.Delivery.Priority.Order)
+	require.Equal(t, 5*time.Minute, c.Delivery.Dedupe())
+}
+
+func TestDeliveryPriorityAndDedupe(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       []string // problems; nil: loads
+		check      func(t *testing.T, c *Config)
+	}{
+		{"dedupe off", minimal + "delivery: {dedupe_window: 0s}\n", nil, func(t *testing.T, c *Config) {
+			require.Equal(t, time.Duration(0), c.Delivery.Dedupe())
+		}},
+		{"dedupe set", minimal + "delivery: {dedupe_window: 1m}\n", nil, func(t *testing.T, c *Config) {
+			require.Equal(t, time.Minute, c.Delivery.Dedupe())
+		}},
+		{"own order", minimal + "delivery: {priority: {label: level, order: [P1, P2]}}\n", nil, func(t *testing.T, c *Config) {
+			p := c.Delivery.Priority
+			require.Equal(t, "level", p.Label)
+			require.Equal(t, 0, p.Rank("p1"))
+			require.Equal(t, 1, p.Rank("P2"))
+			require.Equal(t, 2, p.Rank("P3"), "unknown values come last")
+			require.Equal(t, 2, p.Rank(""), "no label comes last")
+		}},
+		{"bad label", minimal + "delivery: {priority: {label: 'a-b'}}\n", []string{"delivery.priority.label (line 9): must be a label name"}, nil},
+		{"repeated value", minimal + "delivery: {priority: {order: [critical, Critical]}}\n", []string{`delivery.priority.order[1] (line 9): repeats "Critical"`}, nil},
+		{"empty value", minimal + "delivery: {priority: {order: [critical, '']}}\n", []string{"delivery.priority.order[1] (line 9): must not be empty"}, nil},
+		{"negative dedupe", minimal + "delivery: {dedupe_window: -1m}\n", []string{"delivery.dedupe_window"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load([]byte(tc.yaml), t.TempDir())
+			if tc.want == nil {
+				require.NoError(t, err)
+				tc.check(t, c)
+				return
+			}
+			require.Error(t, err)
+			for _, w := range tc.want {
+				require.Contains(t, err.Error(), w)
+			}
+		})
+	}
 }
 
 func TestLoadExampleConfig(t *testing.T) {

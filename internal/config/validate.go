@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/alertmanager/matcher/compat"
 	"github.com/prometheus/alertmanager/pkg/labels"
+	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 )
 
@@ -413,6 +414,23 @@ func (c *Config) checkDelivery() Problems {
 	}
 	if d.MaxAge <= 0 {
 		ps.add("delivery.max_age", "must be positive")
+	}
+	if !model.LabelName(d.Priority.Label).IsValidLegacy() {
+		ps.add("delivery.priority.label", "must be a label name")
+	}
+	seen := map[string]bool{}
+	for i, v := range d.Priority.Order {
+		switch k := strings.ToLower(v); {
+		case k == "":
+			ps.add(fmt.Sprintf("delivery.priority.order[%d]", i), "must not be empty")
+		case seen[k]:
+			ps.add(fmt.Sprintf("delivery.priority.order[%d]", i), "repeats %q", v)
+		default:
+			seen[k] = true
+		}
+	}
+	if d.Dedupe() < 0 {
+		ps.add("delivery.dedupe_window", "must not be negative (0 turns it off)")
 	}
 	return ps
 }
