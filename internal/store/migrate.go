@@ -92,6 +92,17 @@ var migrations = []migration{
 		`ALTER TABLE notifications ADD COLUMN group_data BLOB`,
 	}},
 	incidentMigration, // incidents.go
+	// Storms: urgency decided at enqueue orders the claims; the content
+	// keys of recently accepted webhooks drop their duplicates.
+	{version: 5, name: "priority and dedupe", stmts: []string{
+		`ALTER TABLE notifications ADD COLUMN priority INTEGER NOT NULL DEFAULT 0`,
+		`CREATE INDEX notifications_claim ON notifications (state, priority, next_attempt_at, seq)`,
+		`CREATE TABLE dedupe (
+			key   TEXT    PRIMARY KEY,
+			until INTEGER NOT NULL
+		)`,
+		`CREATE INDEX dedupe_until ON dedupe (until)`,
+	}},
 }
 
 // migrate brings db to the last version of migs.

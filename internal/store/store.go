@@ -87,6 +87,18 @@ type Notification struct {
 	// IncidentID is the incident the notification is about (set by
 	// Enqueue for group cards).
 	IncidentID string
+	// Priority is how urgent the notification is, decided when it is
+	// enqueued: 0 is the most urgent, larger is less. Claim takes the
+	// most urgent stream heads first, then the oldest. Cards that answer
+	// a person (ack confirmations, chat) are left at 0.
+	Priority int
+	// DedupeKey, when set, names the notification's content (its
+	// receiver, group and alerts as the webhook had them). Enqueue skips
+	// a notification whose key another accepted before DedupeUntil
+	// (reported in Changes.Deduplicated) and records the key until
+	// DedupeUntil otherwise; expired keys are pruned on Enqueue.
+	DedupeKey   string
+	DedupeUntil time.Time
 
 	// Filled by the store.
 	Seq           int64     // enqueue order, increasing
@@ -131,6 +143,9 @@ type Changes struct {
 	// Skipped are group cards Enqueue did not queue: their incident says
 	// the relay sent that resolution already.
 	Skipped []Ref
+	// Deduplicated are notifications Enqueue did not queue: one with
+	// their DedupeKey was accepted within its window.
+	Deduplicated []Ref
 }
 
 // Outcome is the result of one claimed notification, reported back with
@@ -175,9 +190,12 @@ type Store interface {
 	// skipped, so enqueueing the same notification twice is harmless.
 	Enqueue(ctx context.Context, ns []Notification) (Changes, error)
 	// Claim moves up to limit notifications that are due at now to
-	// StateSending and returns them, earliest due first: only the oldest
+	// StateSending and returns them: it picks the most urgent (lowest
+	// Priority) first, then the earliest due, then the oldest, and
+	// returns them most urgent first, then in enqueue order; only the oldest
 	// pending notification of each stream, and only in streams with
-	// nothing in flight.
+	// nothing in flight. The order is decided from the rows alone, so
+	// every process claiming from one store agrees on it.
 	Claim(ctx context.Context, now time.Time, limit int) ([]Notification, error)
 	// NextDue is the earliest NextAttemptAt among the notifications Claim
 	// could return; ok is false when there is none.
