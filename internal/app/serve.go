@@ -102,7 +102,8 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	qopts := delivery.OptionsFromConfig(cfg.Delivery)
 	qopts.Renderer = relay.NewCards(live, db, logger, reg)
 	queue := delivery.New(db, sender, qopts, reg, logger)
-	rl := relay.New(live, relay.Options{Queue: queue, Logger: logger}, reg)
+	rl := relay.New(live, relay.Options{Queue: queue, Logger: logger,
+		Priority: cfg.Delivery.Priority, DedupeWindow: cfg.Delivery.Dedupe()}, reg)
 	acks, err := ack.New(ack.Options{Store: db, Queue: queue, Live: live, Logger: logger}, reg)
 	if err != nil {
 		return err

@@ -266,6 +266,9 @@ func (q *Queue) committed(n int, ch store.Changes, err error) {
 	}
 	q.m.commitBatch.Observe(float64(n))
 	q.m.superseded(ch.Superseded)
+	for _, r := range ch.Deduplicated {
+		q.m.deduplicated.WithLabelValues(r.Receiver).Inc()
+	}
 	if ch.Count > 0 {
 		q.poke()
 	}

@@ -39,6 +39,7 @@ type metrics struct {
 	notifications *prometheus.CounterVec
 	storeErrors   *prometheus.CounterVec
 	commitBatch   prometheus.Histogram
+	deduplicated  *prometheus.CounterVec
 	// retries is shared with the Mind client's retry loop.
 	retries prometheus.Counter
 }
@@ -84,6 +85,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Notifications made durable per commit of accepted webhooks (group commit).",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 11),
 		}),
+		deduplicated: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "mind_relay_webhooks_deduplicated_total",
+			Help: "Notifications not queued, by receiver: a webhook identical in content was accepted within delivery.dedupe_window (high-availability Alertmanager peers each send it).",
+		}, []string{"receiver"}),
 		retries: mind.NewMetrics(reg).Retries,
 	}
 	for _, r := range pausedReasons {
