@@ -129,8 +129,8 @@ func checkBaseURL(s string) (string, error) {
 	return strings.TrimRight(u.String(), "/"), nil
 }
 
-// Metrics returns the metrics the Client counts in, to share with Deliver
-// and the durable queue.
+// Metrics returns the metrics the Client counts in, to share with the
+// durable queue.
 func (c *Client) Metrics() *Metrics { return c.metrics }
 
 // Send makes one attempt to deliver req. It returns nil only when Mind

@@ -23,9 +23,6 @@ import (
 	"github.com/mindoffice/mind-relay/internal/mind/mindtest"
 )
 
-// fastBackoff keeps the package's tests quick.
-var fastBackoff = mind.Backoff{Initial: time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 2, Jitter: 0.1, MaxAttempts: 6}
-
 // logBuffer collects log output safely.
 type logBuffer struct {
 	mu  sync.Mutex
@@ -403,9 +400,26 @@ mind_relay_delivery_retries_total 2
 `), "mind_relay_delivery_retries_total"))
 }
 
-// Deliver against the fake: Mind fails a few times, then accepts; the
-// message is recorded once and every attempt is counted.
-func TestDeliverRecovers(t *testing.T) {
+// sendUntil sends req as the durable queue does — the same request id at
+// every attempt — until Mind accepts it, Classify says a retry cannot help,
+// or n attempts are made; it returns the last error.
+func sendUntil(ctx context.Context, c *mind.Client, req mind.Request, n int) error {
+	var err error
+	for range n {
+		if err = c.Send(ctx, req); err == nil {
+			return nil
+		}
+		if retry, _, _ := mind.Classify(err); !retry || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// Mind fails a few times, then accepts: each failure is classified and
+// counted by its reason, and the resends carry the same request id, so
+// the message is recorded once.
+func TestClientRetriesAreDeduped(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		faults  []mindtest.Fault
@@ -428,12 +442,8 @@ func TestDeliverRecovers(t *testing.T) {
 			f := newFixture(t, nil, func(o *mind.ClientOptions) { o.Timeout = 300 * time.Millisecond })
 			f.fake.Script(tc.faults...)
 			req := cardRequest(t, "r-"+tc.name, false)
-			b := fastBackoff
-			if tc.name == "429 with Retry-After" {
-				b.Max = 10 * time.Millisecond // caps the 1s Retry-After
-			}
 
-			require.NoError(t, mind.Deliver(context.Background(), f.client, req, b, f.metrics, f.logger))
+			require.NoError(t, sendUntil(context.Background(), f.client, req, len(tc.faults)+1))
 
 			msgs, err := f.fake.WaitForMessages(1, time.Second)
 			require.NoError(t, err)
@@ -441,7 +451,6 @@ func TestDeliverRecovers(t *testing.T) {
 			require.Len(t, f.fake.Messages(), 1, "recorded exactly once")
 			require.Equal(t, req.RequestID, msgs[0].RequestID)
 			require.Equal(t, len(tc.faults)+1, f.fake.Attempts(req.RequestID))
-			require.Equal(t, float64(len(tc.faults)), testutil.ToFloat64(f.metrics.Retries))
 			require.Equal(t, 1.0, f.requests(req.Endpoint, mind.OutcomeSuccess))
 			for reason, n := range tc.reasons {
 				require.Equal(t, n, f.requests(req.Endpoint, string(reason)), reason)
@@ -450,134 +459,21 @@ func TestDeliverRecovers(t *testing.T) {
 	}
 }
 
-func TestDeliverHonoursRetryAfter(t *testing.T) {
-	f := newFixture(t, nil, nil)
-	f.fake.Script(mindtest.Fault{Status: 429, RetryAfter: "1"})
-	b := mind.Backoff{Initial: time.Millisecond, Max: 5 * time.Second, Multiplier: 2, MaxAttempts: 3}
-	start := time.Now()
-	require.NoError(t, mind.Deliver(context.Background(), f.client, cardRequest(t, "r1", false), b, f.metrics, f.logger))
-	elapsed := time.Since(start)
-	require.GreaterOrEqual(t, elapsed, time.Second)
-	require.Less(t, elapsed, 3*time.Second)
-	require.Equal(t, 2, f.fake.Attempts("r1"))
-}
-
-// Bad credentials: one attempt, no retry storm, one plain error line.
-func TestDeliverBadCredentials(t *testing.T) {
+// Bad credentials are a permanent failure: the queue stops at once.
+func TestClientBadCredentialsAreNotRetried(t *testing.T) {
 	for _, tc := range []struct {
-		opts   []mindtest.Option
-		status int
-	}{{nil, 200}, {[]mindtest.Option{mindtest.WithHTTPStatusErrors()}, 401}} {
+		opts []mindtest.Option
+	}{{nil}, {[]mindtest.Option{mindtest.WithHTTPStatusErrors()}}} {
 		f := newFixture(t, tc.opts, func(o *mind.ClientOptions) { o.AppSecret = "not-the-secret-123" })
 		req := cardRequest(t, "r1", false)
-		err := mind.Deliver(context.Background(), f.client, req, fastBackoff, f.metrics, f.logger)
+		err := sendUntil(context.Background(), f.client, req, 5)
 		requireMindError(t, err, mind.ReasonAuth, false)
-
 		require.Equal(t, 1, f.fake.Attempts("r1"))
 		require.Equal(t, 1, f.fake.TotalAttempts())
-		require.Zero(t, testutil.ToFloat64(f.metrics.Retries))
 		require.Equal(t, 1.0, f.requests(req.Endpoint, string(mind.ReasonAuth)))
-
-		var errLines []map[string]any
-		for _, l := range f.logs.lines(t) {
-			if l["level"] == "ERROR" {
-				errLines = append(errLines, l)
-			}
-		}
-		require.Len(t, errLines, 1, f.logs.String())
-		line := errLines[0]
-		require.Contains(t, line["msg"], "bad app_id or app_secret")
-		require.Equal(t, "auth", line["reason"])
-		require.Equal(t, "r1", line["request_id"])
-		require.Equal(t, "robot_send_message", line["endpoint"])
-		require.Equal(t, "401", line["code"])
-		require.Equal(t, "invalid app-id or app-secret", line["mind_msg"])
-		require.EqualValues(t, tc.status, line["status"])
+		require.NotContains(t, err.Error(), "not-the-secret-123")
 		require.NotContains(t, f.logs.String(), "not-the-secret-123")
 	}
-}
-
-func TestDeliverGivesUpAfterMaxAttempts(t *testing.T) {
-	f := newFixture(t, nil, nil)
-	f.fake.SetHook(func(*http.Request, int) *mindtest.Fault { return &mindtest.Fault{Status: 500} })
-	b := fastBackoff
-	b.MaxAttempts = 3
-	err := mind.Deliver(context.Background(), f.client, cardRequest(t, "r1", false), b, f.metrics, f.logger)
-	requireMindError(t, err, mind.ReasonHTTP5xx, true)
-	require.Contains(t, err.Error(), "gave up after 3 attempts")
-	require.Equal(t, 3, f.fake.Attempts("r1"))
-	require.Equal(t, 2.0, testutil.ToFloat64(f.metrics.Retries))
-	require.Empty(t, f.fake.Messages())
-	retry, _, _ := mind.Classify(err)
-	require.True(t, retry, "the caller (the queue) may try again later")
-}
-
-func TestDeliverRespectsDeadline(t *testing.T) {
-	f := newFixture(t, nil, nil)
-	f.fake.SetHook(func(*http.Request, int) *mindtest.Fault { return &mindtest.Fault{Status: 503} })
-	b := mind.Backoff{Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2, MaxAttempts: -1}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	err := mind.Deliver(ctx, f.client, cardRequest(t, "r1", false), b, f.metrics, f.logger)
-	elapsed := time.Since(start)
-
-	// Waits of 50ms and 100ms fit; 200ms does not fit in the 150ms left.
-	requireMindError(t, err, mind.ReasonHTTP5xx, true)
-	require.Contains(t, err.Error(), "deadline")
-	require.Less(t, elapsed, 300*time.Millisecond, "returns before the deadline, not at it")
-	require.Equal(t, 3, f.fake.Attempts("r1"))
-	require.NoError(t, ctx.Err())
-}
-
-func TestDeliverStopsWhenCanceled(t *testing.T) {
-	f := newFixture(t, nil, nil)
-	f.fake.SetHook(func(*http.Request, int) *mindtest.Fault { return &mindtest.Fault{Status: 503} })
-	b := mind.Backoff{Initial: time.Minute, Max: time.Minute, Multiplier: 1, MaxAttempts: -1}
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(50*time.Millisecond, cancel)
-	start := time.Now()
-	err := mind.Deliver(ctx, f.client, cardRequest(t, "r1", false), b, f.metrics, f.logger)
-	require.Less(t, time.Since(start), time.Second)
-	require.ErrorIs(t, err, context.Canceled)
-	requireMindError(t, err, mind.ReasonHTTP5xx, true)
-	require.Equal(t, 1, f.fake.Attempts("r1"))
-}
-
-// Deliver with function fakes: the same request, unchanged, on every
-// attempt; permanent errors stop at once.
-func TestDeliverWithSenderFunc(t *testing.T) {
-	req := rawRequest(mind.EndpointRobotMessage, "same-id", `{"x":1}`)
-	for _, tc := range []struct {
-		name     string
-		errs     []error
-		wantErr  bool
-		attempts int
-	}{
-		{"first try", []error{nil}, false, 1},
-		{"retryable then ok", []error{&mind.Error{Reason: mind.ReasonHTTP5xx, Retryable: true}, &mind.Error{Reason: mind.ReasonNetwork, Retryable: true}, nil}, false, 3},
-		{"plain errors are retried", []error{errors.New("boom"), nil}, false, 2},
-		{"permanent stops", []error{&mind.Error{Reason: mind.ReasonRejected}, nil}, true, 1},
-		{"permanent after retries", []error{&mind.Error{Reason: mind.ReasonTimeout, Retryable: true}, &mind.Error{Reason: mind.ReasonAuth}}, true, 2},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var seen []mind.Request
-			s := mind.SenderFunc(func(_ context.Context, r mind.Request) error {
-				seen = append(seen, r)
-				return tc.errs[len(seen)-1]
-			})
-			m := mind.NewMetrics(prometheus.NewRegistry())
-			err := mind.Deliver(context.Background(), s, req, fastBackoff, m, nil)
-			require.Equal(t, tc.wantErr, err != nil, err)
-			require.Len(t, seen, tc.attempts)
-			for _, r := range seen {
-				require.Equal(t, req, r)
-			}
-			require.Equal(t, float64(tc.attempts-1), testutil.ToFloat64(m.Retries))
-		})
-	}
-	// nil metrics and logger are allowed.
-	require.NoError(t, mind.Deliver(context.Background(), mind.SenderFunc(func(context.Context, mind.Request) error { return nil }), req, mind.Backoff{}, nil, nil))
 }
 
 // In the spirit of Alertmanager's AssertNotifyLeaksNoSecret: however a send
@@ -618,14 +514,12 @@ func TestSecretNeverLeaks(t *testing.T) {
 				o.Timeout = 100 * time.Millisecond
 			})
 			f.fake.Script(tc.faults...)
-			b := fastBackoff
-			b.MaxAttempts = 2
 			ctx, cancel := context.Background(), context.CancelFunc(func() {})
 			if tc.ctx != nil {
 				ctx, cancel = tc.ctx()
 			}
 			defer cancel()
-			err := mind.Deliver(ctx, f.client, cardRequest(t, "r1", false), b, f.metrics, f.logger)
+			err := sendUntil(ctx, f.client, cardRequest(t, "r1", false), 2)
 			require.Error(t, err)
 			require.NotContains(t, err.Error(), secret)
 			require.NotContains(t, f.logs.String(), secret)

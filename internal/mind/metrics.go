@@ -11,15 +11,15 @@ const OutcomeSuccess = "success"
 
 // Metrics are the Mind client's and the retry loop's metrics. Build them once
 // per registry and hand the same value to every component that counts (the
-// Client, Deliver, the durable queue).
+// Client, the durable queue).
 type Metrics struct {
 	// Requests counts requests to Mind by endpoint label and outcome
 	// ("success" or a Reason).
 	Requests *prometheus.CounterVec
 	// Duration observes the time of each request to Mind by endpoint label.
 	Duration *prometheus.HistogramVec
-	// Retries counts each decision to send a request to Mind again, by
-	// Deliver or by the durable queue.
+	// Retries counts each decision of the durable queue to send a request
+	// to Mind again.
 	Retries prometheus.Counter
 }
 
@@ -75,11 +75,4 @@ func (m *Metrics) observe(endpoint, outcome string, seconds float64) {
 	}
 	m.Requests.WithLabelValues(endpoint, outcome).Inc()
 	m.Duration.WithLabelValues(endpoint).Observe(seconds)
-}
-
-func (m *Metrics) retried() {
-	if m == nil {
-		return
-	}
-	m.Retries.Inc()
 }

@@ -153,7 +153,7 @@ func TestResponseRedactsAndTruncates(t *testing.T) {
 }
 
 func TestBackoffNext(t *testing.T) {
-	b := Backoff{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: 0, MaxAttempts: 5}
+	b := Backoff{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: 0}
 	for _, tc := range []struct {
 		name       string
 		b          Backoff
@@ -172,7 +172,8 @@ func TestBackoffNext(t *testing.T) {
 		{"shorter Retry-After changes nothing", b, 3, 10 * time.Millisecond, 400 * time.Millisecond},
 		{"Retry-After capped at Max", b, 1, time.Hour, time.Second},
 		{"multiplier below 1 is 1", Backoff{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 0.5}, 4, 0, 100 * time.Millisecond},
-		{"zero value takes defaults", Backoff{Jitter: -1}, 2, 0, 2 * DefaultBackoff.Initial},
+		{"zero value waits nothing", Backoff{Jitter: -1}, 2, 300 * time.Millisecond, 0},
+		{"Max below Initial is Initial", Backoff{Initial: 100 * time.Millisecond, Multiplier: 2}, 3, 0, 100 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			require.Equal(t, tc.want, tc.b.Next(tc.attempt, tc.retryAfter))
