@@ -194,6 +194,11 @@ func truncateAlerts(body []byte, max int) ([]byte, uint64) {
 	if _, err := dec.Token(); err != nil || len(cuts) == 0 {
 		return body, 0
 	}
+	// Anything but white space after the object makes the body invalid:
+	// leave it whole for the parser to refuse in its own words.
+	if len(bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")) != 0 {
+		return body, 0
+	}
 	out := make([]byte, 0, len(body)-int(dropped)*3)
 	last := int64(0)
 	for _, c := range cuts {
