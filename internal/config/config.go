@@ -194,6 +194,38 @@ type DeliveryConfig struct {
 	// recently makes no new card (HA Alertmanager peers each send it);
 	// 0 turns it off; unset is DefaultDedupeWindow.
 	DedupeWindow *Duration `yaml:"dedupe_window"`
+	// Digest folds a receiver's flood of non-urgent cards into one.
+	Digest DigestConfig `yaml:"digest"`
+}
+
+// DigestConfig: when more than After non-urgent group cards of one
+// receiver are waiting, they go out as one digest card naming the
+// MaxGroups most urgent, with a link to a page listing them all. Urgent
+// (a delivery.priority.order value; it and those before it) are never
+// digested (default "page", or the first of an own order without it).
+type DigestConfig struct {
+	// After is the backlog that makes a digest; 0 turns digests off;
+	// unset is DefaultDigestAfter.
+	After     *int   `yaml:"after"`
+	MaxGroups int    `yaml:"max_groups"`
+	Urgent    string `yaml:"urgent"`
+}
+
+// UrgentBelow is the priority rank from which cards may be digested: the
+// rank after Urgent's.
+func (d DeliveryConfig) UrgentBelow() int {
+	if d.Digest.Urgent == "" {
+		return 0
+	}
+	return d.Priority.Rank(d.Digest.Urgent) + 1
+}
+
+// Threshold is digest.after (0: off).
+func (d DigestConfig) Threshold() int {
+	if d.After == nil {
+		return 0
+	}
+	return *d.After
 }
 
 // Dedupe is the dedupe window (0: off).

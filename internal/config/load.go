@@ -244,6 +244,9 @@ const (
 	DefaultMaxAge        = 24 * time.Hour
 	DefaultPriorityLabel = "severity"
 	DefaultDedupeWindow  = 5 * time.Minute
+	DefaultDigestAfter   = 20
+	DefaultDigestMax     = 50
+	DefaultDigestUrgent  = "page"
 	DefaultMaxAlerts     = 10
 	DefaultHMACHeader    = "X-Grafana-Alerting-Signature"
 	DefaultHMACMaxSkew   = 5 * time.Minute
@@ -300,6 +303,18 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Delivery.Priority.Label, DefaultPriorityLabel)
 	if c.Delivery.Priority.Order == nil {
 		c.Delivery.Priority.Order = DefaultPriorityOrder()
+	}
+	if c.Delivery.Digest.After == nil {
+		n := DefaultDigestAfter
+		c.Delivery.Digest.After = &n
+	}
+	setDefault(&c.Delivery.Digest.MaxGroups, DefaultDigestMax)
+	if p := c.Delivery.Priority; c.Delivery.Digest.Urgent == "" && len(p.Order) > 0 {
+		// An own order without "page": its most urgent value.
+		c.Delivery.Digest.Urgent = DefaultDigestUrgent
+		if p.Rank(DefaultDigestUrgent) == len(p.Order) {
+			c.Delivery.Digest.Urgent = p.Order[0]
+		}
 	}
 	if c.Delivery.DedupeWindow == nil {
 		w := Duration(DefaultDedupeWindow)

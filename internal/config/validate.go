@@ -429,6 +429,15 @@ func (c *Config) checkDelivery() Problems {
 			seen[k] = true
 		}
 	}
+	if d.Digest.Threshold() < 0 {
+		ps.add("delivery.digest.after", "must not be negative (0 turns digests off)")
+	}
+	if d.Digest.MaxGroups < 1 {
+		ps.add("delivery.digest.max_groups", "must be at least 1")
+	}
+	if d.Digest.Urgent != "" && d.Priority.Rank(d.Digest.Urgent) == len(d.Priority.Order) {
+		ps.add("delivery.digest.urgent", "%q is not in delivery.priority.order", d.Digest.Urgent)
+	}
 	if d.Dedupe() < 0 {
 		ps.add("delivery.dedupe_window", "must not be negative (0 turns it off)")
 	}
