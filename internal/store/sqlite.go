@@ -684,7 +684,7 @@ func (s *sqliteStore) Prune(ctx context.Context, before time.Time) (int, error) 
 		// An open incident's latest card holds the group its page and
 		// silences read: it stays.
 		res, err := tx.ExecContext(ctx, `DELETE FROM notifications
-			WHERE state IN ('delivered', 'superseded') AND updated_at < ?
+			WHERE state IN ('delivered', 'superseded', 'digested') AND updated_at < ?
 			AND id NOT IN (SELECT last_card FROM incidents WHERE state <> 'resolved' OR silenced = 1)`, nanos(before))
 		if err != nil {
 			return err

@@ -52,6 +52,7 @@ const (
 	StateDelivered  State = "delivered"  // Mind accepted it
 	StateSuperseded State = "superseded" // a newer notification of its stream replaced it
 	StateDead       State = "dead"       // permanent failure or max_age exceeded
+	StateDigested   State = "digested"   // folded into a digest card (SupersededBy names it), not sent alone
 )
 
 // Notification is one message towards Mind, as kept in the outbox.
@@ -123,6 +124,7 @@ const (
 	KindAckConfirm Kind = "ack-confirm" // an ack's confirmation
 	KindAckRepage  Kind = "ack-repage"  // the group's card again after an unack
 	KindChat       Kind = "chat"        // an answer to a chat command
+	KindDigest     Kind = "digest"      // one card for a receiver's flood of group cards (Fold)
 )
 
 // Ref names a notification in a change report.
@@ -219,8 +221,16 @@ type Store interface {
 	// = now and Attempts = 0. Count is the rows requeued; a replayed row
 	// whose stream has since moved on is superseded at once.
 	Replay(ctx context.Context, now time.Time, ids ...string) (Changes, error)
-	// Prune deletes delivered and superseded notifications last updated
-	// before before, and reports how many.
+	// Fold folds each receiver's flood into a digest: when more than
+	// rule.After pending group cards of one receiver have a Priority of
+	// at least rule.MinPriority, they all become StateDigested, their
+	// SupersededBy the digest's ID, and one KindDigest notification of
+	// the receiver is queued in their place (its Group is DigestData), in
+	// one transaction. Urgent cards (a lower Priority) and cards of any
+	// other kind are never folded.
+	Fold(ctx context.Context, now time.Time, rule DigestRule) ([]Digest, error)
+	// Prune deletes delivered, superseded and digested notifications last
+	// updated before before, and reports how many.
 	Prune(ctx context.Context, before time.Time) (int, error)
 	// Stats counts the queue.
 	Stats(ctx context.Context) (Stats, error)

@@ -131,3 +131,82 @@ func TestEnqueueDeduplicates(t *testing.T) {
 		})
 	}
 }
+
+func TestFold(t *testing.T) {
+	ctx := context.Background()
+	rule := DigestRule{After: 3, MinPriority: 2}
+	of := func(receiver, id, group string, priority int) Notification {
+		n := urgent(id, group, priority)
+		n.Receiver = receiver
+		return n
+	}
+	tests := []struct {
+		name    string
+		queue   []Notification
+		rule    DigestRule
+		digests map[string][]string // receiver → digested ids
+		pending []string            // still sent alone
+	}{
+		{"at the threshold: nothing folded", []Notification{
+			of("r", "w1", "A", 3), of("r", "w2", "B", 3), of("r", "w3", "C", 3),
+		}, rule, map[string][]string{}, []string{"w1", "w2", "w3"}},
+		{"over it: the non-urgent ones of that receiver, urgent ones alone", []Notification{
+			of("r", "w1", "A", 3), of("r", "c1", "C", 0), of("r", "w2", "B", 3), of("r", "i1", "I", 4),
+			of("r", "u1", "U", 5), of("other", "o1", "A", 3),
+		}, rule, map[string][]string{"r": {"w1", "w2", "i1", "u1"}}, []string{"c1", "o1"}},
+		{"off", []Notification{
+			of("r", "w1", "A", 3), of("r", "w2", "B", 3), of("r", "w3", "C", 3), of("r", "w4", "D", 3),
+		}, DigestRule{}, map[string][]string{}, []string{"w1", "w2", "w3", "w4"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTest(t)
+			enqueue(t, s, tc.queue...)
+			ds, err := s.Fold(ctx, t0, tc.rule)
+			require.NoError(t, err)
+			got := map[string][]string{}
+			for _, d := range ds {
+				require.Equal(t, KindDigest, d.Notification.Kind)
+				data, err := DecodeDigest(d.Notification.Group)
+				require.NoError(t, err)
+				for _, r := range d.Digested {
+					got[d.Notification.Receiver] = append(got[d.Notification.Receiver], r.ID)
+					n := state(t, s, r.ID)
+					require.Equal(t, StateDigested, n.State)
+					require.Equal(t, d.Notification.ID, n.SupersededBy)
+				}
+				require.Equal(t, got[d.Notification.Receiver], data.IDs)
+				dn := state(t, s, d.Notification.ID)
+				require.Equal(t, StatePending, dn.State)
+				require.Equal(t, 3, dn.Priority, "as urgent as its most urgent card")
+			}
+			require.Equal(t, tc.digests, got)
+			for _, id := range tc.pending {
+				require.Equal(t, StatePending, state(t, s, id).State, id)
+			}
+		})
+	}
+}
+
+// A group folded into a digest still has its later cards (its
+// resolution) sent: its stream is not blocked by the digested card.
+func TestFoldKeepsLaterCardsOfTheGroup(t *testing.T) {
+	ctx := context.Background()
+	s := newTest(t)
+	for i := range 5 {
+		enqueue(t, s, urgent(fmt.Sprintf("w%d", i), fmt.Sprintf("G%d", i), 3))
+	}
+	ds, err := s.Fold(ctx, t0, DigestRule{After: 3, MinPriority: 2})
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	resolved := urgent("w0-resolved", "G0", 3)
+	resolved.Status = "resolved"
+	ch := enqueue(t, s, resolved)
+	require.Empty(t, ch.Superseded)
+	require.ElementsMatch(t, []string{ds[0].Notification.ID, "w0-resolved"}, claimIDs(t, s, 10))
+
+	// Pruned like delivered cards once old.
+	n, err := s.Prune(ctx, time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, 5, n)
+}
