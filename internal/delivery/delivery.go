@@ -76,6 +76,9 @@ type Options struct {
 	ProbeInterval time.Duration
 	// Now is the clock (time.Now).
 	Now func() time.Time
+	// Digest folds a receiver's flood of non-urgent group cards into one
+	// digest card (store.Fold) before each claim; a zero After is off.
+	Digest store.DigestRule
 	// Renderer builds the request of a notification queued without a body
 	// (the relay renders its card at send time, from Notification.Group).
 	// Without it, bodiless notifications are dead-lettered.
@@ -105,6 +108,7 @@ func OptionsFromConfig(c config.DeliveryConfig) Options {
 		MinBackoff: c.MinBackoff.D(),
 		MaxBackoff: c.MaxBackoff.D(),
 		MaxAge:     c.MaxAge.D(),
+		Digest:     store.DigestRule{After: c.Digest.Threshold(), MinPriority: c.UrgentBelow()},
 	}
 }
 

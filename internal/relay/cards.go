@@ -23,6 +23,7 @@ type Cards struct {
 	incidents Incidents
 	log       *slog.Logger
 	renders   prometheus.Counter
+	digest    digestOptions
 }
 
 // NewCards returns the renderer of queued cards.
@@ -64,6 +65,9 @@ func AckInfo(inc *incident.Incident, alerts []incident.AlertRef) *render.AckInfo
 // with the default templates, sent to whom it went when accepted. Any
 // other error is permanent.
 func (c *Cards) Render(ctx context.Context, n store.Notification) (mind.Request, error) {
+	if n.Kind == store.KindDigest {
+		return c.renderDigest(ctx, c.live.Load(), n)
+	}
 	d, err := DecodeGroup(n.Group)
 	if err != nil {
 		return mind.Request{}, fmt.Errorf("queued group: %w", err)
