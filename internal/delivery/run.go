@@ -273,6 +273,7 @@ func (s *scheduler) fold(ctx context.Context) {
 		return
 	}
 	for _, d := range ds {
+		q.m.superseded(d.Replaced)
 		q.m.digests.WithLabelValues(d.Notification.Receiver).Inc()
 		q.m.notifications.WithLabelValues(d.Notification.Receiver, resultDigested).Add(float64(len(d.Digested)))
 		q.log.Info("receiver flooded: cards folded into one digest", slog.String("receiver", d.Notification.Receiver),

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/mindoffice/mind-relay/internal/mind"
@@ -23,7 +25,10 @@ type DigestRule struct {
 // Digest is one digest Fold queued.
 type Digest struct {
 	Notification Notification // the digest card, KindDigest, pending
-	Digested     []Ref        // the cards it replaced, StateDigested, oldest first
+	Digested     []Ref        // the cards it folded now, StateDigested, oldest first
+	// Replaced are the receiver's digests still pending: the new one
+	// lists their cards too, and they are superseded by it.
+	Replaced []Ref
 }
 
 // DigestData is the Group of a KindDigest notification: the IDs of the
@@ -142,6 +147,47 @@ func fold(ctx context.Context, tx *sql.Tx, receiver string, now time.Time, rule 
 	d := Digest{}
 	data := DigestData{V: digestVersion}
 	priority := got[0].priority
+	// A digest still waiting (Mind slow, the flood going on) is merged
+	// into the new one: one digest card per receiver at a time.
+	prev, err := tx.QueryContext(ctx, `UPDATE notifications SET state = 'superseded', superseded_by = ?, updated_at = ?
+		WHERE receiver = ? AND state = 'pending' AND kind = 'digest' RETURNING seq, id, group_id, group_data, priority`,
+		id, nanos(now), receiver)
+	if err != nil {
+		return Digest{}, err
+	}
+	type old struct {
+		seq      int64
+		ref      Ref
+		ids      []string
+		priority int
+	}
+	var olds []old
+	for prev.Next() {
+		var (
+			o    old
+			data []byte
+		)
+		if err := prev.Scan(&o.seq, &o.ref.ID, &o.ref.GroupID, &data, &o.priority); err != nil {
+			_ = prev.Close()
+			return Digest{}, err
+		}
+		dd, err := DecodeDigest(data)
+		if err != nil {
+			_ = prev.Close()
+			return Digest{}, err
+		}
+		o.ref.Receiver, o.ids = receiver, dd.IDs
+		olds = append(olds, o)
+	}
+	if err := prev.Close(); err != nil {
+		return Digest{}, err
+	}
+	slices.SortFunc(olds, func(a, b old) int { return cmp.Compare(a.seq, b.seq) })
+	for _, o := range olds {
+		d.Replaced = append(d.Replaced, o.ref)
+		data.IDs = append(data.IDs, o.ids...)
+		priority = min(priority, o.priority)
+	}
 	for _, r := range got {
 		d.Digested = append(d.Digested, Ref{ID: r.id, Receiver: receiver, GroupID: r.group})
 		data.IDs = append(data.IDs, r.id)

@@ -210,3 +210,33 @@ func TestFoldKeepsLaterCardsOfTheGroup(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 5, n)
 }
+
+// A digest still waiting when the flood goes on is merged into the next:
+// one digest card per receiver at a time, listing every folded card.
+func TestFoldMergesAWaitingDigest(t *testing.T) {
+	ctx := context.Background()
+	s := newTest(t)
+	rule := DigestRule{After: 2, MinPriority: 1}
+	for i := range 3 {
+		enqueue(t, s, urgent(fmt.Sprintf("a%d", i), fmt.Sprintf("A%d", i), 3))
+	}
+	first, err := s.Fold(ctx, t0, rule)
+	require.NoError(t, err)
+	require.Len(t, first, 1)
+	for i := range 3 {
+		enqueue(t, s, urgent(fmt.Sprintf("b%d", i), fmt.Sprintf("B%d", i), 2))
+	}
+	second, err := s.Fold(ctx, t0, rule)
+	require.NoError(t, err)
+	require.Len(t, second, 1)
+	require.Len(t, second[0].Digested, 3, "counted once: only the cards folded now")
+	require.Equal(t, []Ref{{ID: first[0].Notification.ID, Receiver: "r", GroupID: first[0].Notification.GroupID}}, second[0].Replaced)
+	old := state(t, s, first[0].Notification.ID)
+	require.Equal(t, StateSuperseded, old.State)
+	require.Equal(t, second[0].Notification.ID, old.SupersededBy)
+	data, err := DecodeDigest(state(t, s, second[0].Notification.ID).Group)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a0", "a1", "a2", "b0", "b1", "b2"}, data.IDs)
+	require.Equal(t, 2, second[0].Notification.Priority)
+	require.Equal(t, []string{second[0].Notification.ID}, claimIDs(t, s, 10))
+}
