@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Alert storm against the built relay (BENCHMARKS.md, "Storm"): GROUPS
+# Alert storm against the built relay (BENCHMARKS.md, "Storm"): STORM_GROUPS
 # groups of ALERTS alerts within WITHIN (bench/storm; every 100th group
 # critical), default delivery settings (rate_limit 10/s, digest after 20)
 # towards the fake Mind (bench/fakemind). Prints the relay's RSS (sampled
@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-GROUPS="${GROUPS:-2000}"
+STORM_GROUPS="${STORM_GROUPS:-2000}"
 ALERTS="${ALERTS:-5}"
 WITHIN="${WITHIN:-10s}"
 DRAIN="${DRAIN:-3m}"
@@ -43,7 +43,7 @@ YAML
 "$work/relay" serve --config "$work/relay.yaml" 2>"$work/relay.log" & rpid=$!; pids+=($rpid)
 for _ in $(seq 100); do curl -fs -o /dev/null http://127.0.0.1:19300/-/ready && break; sleep 0.1; done
 
-echo "== machine: $(nproc) cores, $(go version | cut -d' ' -f3); $GROUPS groups of $ALERTS alerts within $WITHIN"
-"$work/storm" --relay http://127.0.0.1:19300 --pid "$rpid" --groups "$GROUPS" --alerts "$ALERTS" --within "$WITHIN" --drain "$DRAIN" | sed 's/^/   /'
+echo "== machine: $(nproc) cores, $(go version | cut -d' ' -f3); $STORM_GROUPS groups of $ALERTS alerts within $WITHIN"
+"$work/storm" --relay http://127.0.0.1:19300 --pid "$rpid" --groups "$STORM_GROUPS" --alerts "$ALERTS" --within "$WITHIN" --drain "$DRAIN" | sed 's/^/   /'
 echo "   cards the fake Mind showed: $(curl -s "$MIND_URL/_mindtest/messages" | grep -o '"request_id"' | wc -l)"
 echo "   store: $(du -sh "$work/relay.db"* | awk '{print $1}' | paste -sd+ -)"

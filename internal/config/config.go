@@ -209,6 +209,9 @@ type DigestConfig struct {
 	After     *int   `yaml:"after"`
 	MaxGroups int    `yaml:"max_groups"`
 	Urgent    string `yaml:"urgent"`
+	// MinInterval spaces one receiver's digest cards; what floods in
+	// meanwhile waits in the next.
+	MinInterval Duration `yaml:"min_interval"`
 }
 
 // UrgentBelow is the priority rank from which cards may be digested: the

@@ -45,6 +45,7 @@ func TestLoadMinimalFillsDefaults(t *testing.T) {
 	require.Equal(t, 5*time.Minute, c.Delivery.Dedupe())
 	require.Equal(t, 20, c.Delivery.Digest.Threshold())
 	require.Equal(t, 50, c.Delivery.Digest.MaxGroups)
+	require.Equal(t, time.Minute, c.Delivery.Digest.MinInterval.D())
 	require.Equal(t, "page", c.Delivery.Digest.Urgent)
 	require.Equal(t, 2, c.Delivery.UrgentBelow(), "critical and page are never digested")
 }

@@ -226,35 +226,36 @@ func lastKey(key string) string {
 
 // Defaults, in one place.
 const (
-	DefaultListen        = ":9095"
-	DefaultBaseURL       = "https://open.mindoffice.cn"
-	DefaultTimezone      = "Asia/Shanghai"
-	DefaultMaxBodyBytes  = 4 << 20
-	DefaultSourceAlerts  = 1000
-	DefaultMaxInFlight   = 32
-	DefaultMindTimeout   = 10 * time.Second
-	DefaultTokenTTL      = 24 * time.Hour
-	DefaultSilence       = 2 * time.Hour
-	DefaultPollInterval  = time.Minute
-	DefaultWorkers       = 4
-	DefaultRateLimit     = 10
-	DefaultBurst         = 20
-	DefaultMinBackoff    = time.Second
-	DefaultMaxBackoff    = 5 * time.Minute
-	DefaultMaxAge        = 24 * time.Hour
-	DefaultPriorityLabel = "severity"
-	DefaultDedupeWindow  = 5 * time.Minute
-	DefaultDigestAfter   = 20
-	DefaultDigestMax     = 50
-	DefaultDigestUrgent  = "page"
-	DefaultMaxAlerts     = 10
-	DefaultHMACHeader    = "X-Grafana-Alerting-Signature"
-	DefaultHMACMaxSkew   = 5 * time.Minute
-	DefaultStoreDriver   = "sqlite"
-	DefaultStorePath     = "data/mind-relay.db"
-	DefaultLogLevel      = "info"
-	DefaultAuthScheme    = "Bearer"
-	DefaultTemplate      = "default"
+	DefaultListen         = ":9095"
+	DefaultBaseURL        = "https://open.mindoffice.cn"
+	DefaultTimezone       = "Asia/Shanghai"
+	DefaultMaxBodyBytes   = 4 << 20
+	DefaultSourceAlerts   = 1000
+	DefaultMaxInFlight    = 32
+	DefaultMindTimeout    = 10 * time.Second
+	DefaultTokenTTL       = 24 * time.Hour
+	DefaultSilence        = 2 * time.Hour
+	DefaultPollInterval   = time.Minute
+	DefaultWorkers        = 4
+	DefaultRateLimit      = 10
+	DefaultBurst          = 20
+	DefaultMinBackoff     = time.Second
+	DefaultMaxBackoff     = 5 * time.Minute
+	DefaultMaxAge         = 24 * time.Hour
+	DefaultPriorityLabel  = "severity"
+	DefaultDedupeWindow   = 5 * time.Minute
+	DefaultDigestAfter    = 20
+	DefaultDigestMax      = 50
+	DefaultDigestUrgent   = "page"
+	DefaultDigestInterval = time.Minute
+	DefaultMaxAlerts      = 10
+	DefaultHMACHeader     = "X-Grafana-Alerting-Signature"
+	DefaultHMACMaxSkew    = 5 * time.Minute
+	DefaultStoreDriver    = "sqlite"
+	DefaultStorePath      = "data/mind-relay.db"
+	DefaultLogLevel       = "info"
+	DefaultAuthScheme     = "Bearer"
+	DefaultTemplate       = "default"
 )
 
 // DefaultPriorityOrder is delivery.priority.order's default, most urgent
@@ -309,6 +310,7 @@ func (c *Config) applyDefaults() {
 		c.Delivery.Digest.After = &n
 	}
 	setDefault(&c.Delivery.Digest.MaxGroups, DefaultDigestMax)
+	setDefault(&c.Delivery.Digest.MinInterval, Duration(DefaultDigestInterval))
 	if p := c.Delivery.Priority; c.Delivery.Digest.Urgent == "" && len(p.Order) > 0 {
 		// An own order without "page": its most urgent value.
 		c.Delivery.Digest.Urgent = DefaultDigestUrgent

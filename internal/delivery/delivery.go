@@ -108,7 +108,8 @@ func OptionsFromConfig(c config.DeliveryConfig) Options {
 		MinBackoff: c.MinBackoff.D(),
 		MaxBackoff: c.MaxBackoff.D(),
 		MaxAge:     c.MaxAge.D(),
-		Digest:     store.DigestRule{After: c.Digest.Threshold(), MinPriority: c.UrgentBelow()},
+		Digest: store.DigestRule{After: c.Digest.Threshold(), MinPriority: c.UrgentBelow(),
+			MinInterval: c.Digest.MinInterval.D()},
 	}
 }
 

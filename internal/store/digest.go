@@ -20,6 +20,10 @@ type DigestRule struct {
 	// MinPriority: cards with a Priority of at least this are foldable;
 	// more urgent ones are always sent alone.
 	MinPriority int
+	// MinInterval spaces a receiver's digests: a digest made sooner than
+	// this after the receiver's last one is not due before then, and what
+	// is folded meanwhile joins it.
+	MinInterval time.Duration
 }
 
 // Digest is one digest Fold queued.
@@ -201,6 +205,16 @@ func fold(ctx context.Context, tx *sql.Tx, receiver string, now time.Time, rule 
 		ID: id, GroupID: "digest/" + id, Receiver: receiver, Status: "digest", Kind: KindDigest,
 		Priority: priority, Group: b, CreatedAt: now,
 		Request: mind.Request{Endpoint: got[0].endpoint, RequestID: id},
+	}
+	if rule.MinInterval > 0 {
+		var last sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT MAX(created_at) FROM notifications
+			WHERE receiver = ? AND kind = 'digest' AND state IN ('sending', 'delivered', 'dead')`, receiver).Scan(&last); err != nil {
+			return Digest{}, err
+		}
+		if due := fromNanos(last.Int64).Add(rule.MinInterval); last.Valid && due.After(now) {
+			n.NextAttemptAt = due
+		}
 	}
 	n.SetDefaults(now)
 	if _, err := insert(ctx, tx, []Notification{n}, now, false); err != nil {

@@ -240,3 +240,41 @@ func TestFoldMergesAWaitingDigest(t *testing.T) {
 	require.Equal(t, 2, second[0].Notification.Priority)
 	require.Equal(t, []string{second[0].Notification.ID}, claimIDs(t, s, 10))
 }
+
+// A receiver's digests are spaced by MinInterval: the next one waits, and
+// takes in what is folded meanwhile.
+func TestFoldSpacesDigests(t *testing.T) {
+	ctx := context.Background()
+	s := newTest(t)
+	rule := DigestRule{After: 2, MinPriority: 1, MinInterval: time.Minute}
+	flood := func(prefix string) {
+		for i := range 3 {
+			enqueue(t, s, urgent(fmt.Sprintf("%s%d", prefix, i), fmt.Sprintf("%s%d", prefix, i), 3))
+		}
+	}
+	flood("a")
+	first, err := s.Fold(ctx, t0, rule)
+	require.NoError(t, err)
+	require.Equal(t, t0, first[0].Notification.NextAttemptAt, "the first is due at once")
+	require.Equal(t, []string{first[0].Notification.ID}, claimIDs(t, s, 10))
+	complete(t, s, delivered(first[0].Notification.ID))
+
+	flood("b")
+	second, err := s.Fold(ctx, t0.Add(10*time.Second), rule)
+	require.NoError(t, err)
+	require.Equal(t, first[0].Notification.CreatedAt.Add(time.Minute), second[0].Notification.NextAttemptAt)
+	flood("c")
+	third, err := s.Fold(ctx, t0.Add(20*time.Second), rule)
+	require.NoError(t, err)
+	require.Len(t, third[0].Replaced, 1, "the waiting digest is merged")
+	require.Equal(t, first[0].Notification.CreatedAt.Add(time.Minute), third[0].Notification.NextAttemptAt)
+	ns, err := s.Claim(ctx, t0.Add(30*time.Second), 10)
+	require.NoError(t, err)
+	require.Empty(t, ns, "not before its time")
+	ns, err = s.Claim(ctx, t0.Add(time.Minute), 10)
+	require.NoError(t, err)
+	require.Len(t, ns, 1)
+	data, err := DecodeDigest(ns[0].Group)
+	require.NoError(t, err)
+	require.Equal(t, []string{"b0", "b1", "b2", "c0", "c1", "c2"}, data.IDs)
+}
