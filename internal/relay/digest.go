@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/mindoffice/mind-relay/internal/alert"
 	"github.com/mindoffice/mind-relay/internal/config"
 	"github.com/mindoffice/mind-relay/internal/mind"
 	"github.com/mindoffice/mind-relay/internal/render"
@@ -45,7 +46,8 @@ func (c *Cards) renderDigest(ctx context.Context, st *State, n store.Notificatio
 	if err != nil {
 		return mind.Request{}, err
 	}
-	in := render.DigestInput{Receiver: n.Receiver, NotificationID: n.ID, MaxGroups: c.digest.maxGroups}
+	in := render.DigestInput{Receiver: n.Receiver, NotificationID: n.ID, MaxGroups: c.digest.maxGroups,
+		Names: map[string]int{}}
 	if in.MaxGroups <= 0 {
 		in.MaxGroups = config.DefaultDigestMax
 	}
@@ -65,7 +67,15 @@ func (c *Cards) renderDigest(ctx context.Context, st *State, n store.Notificatio
 		if first == nil {
 			first = d
 		}
-		in.Groups = append(in.Groups, render.DigestGroup{Group: d.Group, GroupID: dn.GroupID, Priority: dn.Priority,
+		for _, a := range d.Group.Alerts {
+			name := a.Labels["alertname"]
+			if name == "" {
+				name = "（无名称）"
+			}
+			in.Names[name]++
+		}
+		in.Groups = append(in.Groups, render.DigestGroup{Title: render.DigestTitle(d.Group), GroupID: dn.GroupID,
+			Firing: d.Group.Status == alert.StatusFiring, Alerts: len(d.Group.Alerts), Priority: dn.Priority,
 			Severity: severity(c.digest.priority, d)})
 	}
 	if first == nil {

@@ -16,10 +16,13 @@ import (
 // card, whose page lists every group the digest folded.
 const ActionDigest = "digest"
 
-// DigestGroup is one group a digest card folded.
+// DigestGroup is one group a digest card folded, as the card names it
+// (a summary, so that a digest of thousands holds no groups).
 type DigestGroup struct {
-	Group    *alert.Group
+	Title    string // DigestTitle
 	GroupID  string
+	Firing   bool
+	Alerts   int
 	Priority int    // 0 most urgent
 	Severity string // the priority label's value, for the reader
 }
@@ -29,6 +32,8 @@ type DigestInput struct {
 	Receiver       string
 	NotificationID string // the digest's, signed into the page link
 	Groups         []DigestGroup
+	// Names counts the groups' alerts by alert name.
+	Names map[string]int
 	// MaxGroups is how many groups the card names (the most urgent); the
 	// page lists them all.
 	MaxGroups int
@@ -46,20 +51,13 @@ func (r *Renderer) Digest(in DigestInput) (*card.Card, error) {
 	gs := slices.Clone(in.Groups)
 	slices.SortStableFunc(gs, func(a, b DigestGroup) int { return cmp.Compare(a.Priority, b.Priority) })
 	firing, alerts := 0, 0
-	byName := map[string]int{}
 	for _, g := range gs {
-		if g.Group.Status == alert.StatusFiring {
+		if g.Firing {
 			firing++
 		}
-		for _, a := range g.Group.Alerts {
-			alerts++
-			name := a.Labels["alertname"]
-			if name == "" {
-				name = "（无名称）"
-			}
-			byName[name]++
-		}
+		alerts += g.Alerts
 	}
+	byName := in.Names
 	title := fmt.Sprintf("告警汇总：%d 个告警组（%d 个触发中）", len(gs), firing)
 	color := card.ColorOrange
 	if firing == 0 {
@@ -79,7 +77,7 @@ func (r *Renderer) Digest(in DigestInput) (*card.Card, error) {
 			break
 		}
 		state := "触发中"
-		if g.Group.Status != alert.StatusFiring {
+		if !g.Firing {
 			state = "已恢复"
 		}
 		sev := ""
@@ -87,7 +85,7 @@ func (r *Renderer) Digest(in DigestInput) (*card.Card, error) {
 			sev = "[" + mdEscape(truncate(20, plain(g.Severity))) + "] "
 		}
 		lines = append(lines, fmt.Sprintf("- %s%s（%s，%d 条）`%s`", sev,
-			mdEscape(truncate(digestTitleRunes, plain(digestTitle(g.Group)))), state, len(g.Group.Alerts), ShortID(g.GroupID)))
+			mdEscape(truncate(digestTitleRunes, plain(g.Title))), state, g.Alerts, ShortID(g.GroupID)))
 	}
 	var buttons []card.Button
 	if tok := r.digestToken(in); tok != "" && r.opts.ExternalURL != "" {
@@ -123,9 +121,9 @@ func (r *Renderer) Digest(in DigestInput) (*card.Card, error) {
 	}
 }
 
-// digestTitle is a group's title on a digest card: its summary, else its
+// DigestTitle is a group's title on a digest card: its summary, else its
 // alert name.
-func digestTitle(g *alert.Group) string {
+func DigestTitle(g *alert.Group) string {
 	for _, v := range []string{g.CommonAnnotations["summary"], g.CommonLabels["alertname"], g.GroupLabels["alertname"]} {
 		if strings.TrimSpace(v) != "" {
 			return v
