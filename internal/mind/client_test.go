@@ -431,23 +431,28 @@ func TestClientRetriesAreDeduped(t *testing.T) {
 		{"body code 500 as a string", []mindtest.Fault{{Code: "500", Msg: "busy"}}, map[mind.Reason]float64{mind.ReasonCodeTemporary: 1}},
 		// Mind processes the slow requests after the client has given up;
 		// the retries carry the same x-request-id and are deduped.
-		{"timeouts", []mindtest.Fault{{Delay: 800 * time.Millisecond}, {Delay: 800 * time.Millisecond}}, map[mind.Reason]float64{mind.ReasonTimeout: 2}},
-		{"slow failures", []mindtest.Fault{{Delay: 800 * time.Millisecond, Status: 504}}, map[mind.Reason]float64{mind.ReasonTimeout: 1}},
+		{"timeouts", []mindtest.Fault{{Delay: 1500 * time.Millisecond}, {Delay: 1500 * time.Millisecond}}, map[mind.Reason]float64{mind.ReasonTimeout: 2}},
+		{"slow failures", []mindtest.Fault{{Delay: 1500 * time.Millisecond, Status: 504}}, map[mind.Reason]float64{mind.ReasonTimeout: 1}},
 		{"connection resets", []mindtest.Fault{{Reset: true}, {Reset: true}, {Reset: true}}, map[mind.Reason]float64{mind.ReasonNetwork: 3}},
-		{"a bit of everything", []mindtest.Fault{{Reset: true}, {Status: 503}, {Status: 429}, {Delay: 800 * time.Millisecond}}, map[mind.Reason]float64{mind.ReasonNetwork: 1, mind.ReasonHTTP5xx: 1, mind.ReasonRateLimited: 1, mind.ReasonTimeout: 1}},
+		{"a bit of everything", []mindtest.Fault{{Reset: true}, {Status: 503}, {Status: 429}, {Delay: 1500 * time.Millisecond}}, map[mind.Reason]float64{mind.ReasonNetwork: 1, mind.ReasonHTTP5xx: 1, mind.ReasonRateLimited: 1, mind.ReasonTimeout: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The timeout leaves room for a loaded machine running -race;
 			// the slow faults are well beyond it.
-			f := newFixture(t, nil, func(o *mind.ClientOptions) { o.Timeout = 300 * time.Millisecond })
+			f := newFixture(t, nil, func(o *mind.ClientOptions) { o.Timeout = time.Second })
 			f.fake.Script(tc.faults...)
 			req := cardRequest(t, "r-"+tc.name, false)
 
-			require.NoError(t, sendUntil(context.Background(), f.client, req, len(tc.faults)+1))
+			require.NoError(t, sendUntil(context.Background(), f.client, req, len(tc.faults)+3))
 
 			msgs, err := f.fake.WaitForMessages(1, time.Second)
 			require.NoError(t, err)
-			time.Sleep(20 * time.Millisecond) // let slow handlers finish
+			for _, fault := range tc.faults {
+				if fault.Delay > 0 {
+					time.Sleep(600 * time.Millisecond) // let slow handlers finish
+					break
+				}
+			}
 			require.Len(t, f.fake.Messages(), 1, "recorded exactly once")
 			require.Equal(t, req.RequestID, msgs[0].RequestID)
 			require.Equal(t, len(tc.faults)+1, f.fake.Attempts(req.RequestID))
