@@ -62,7 +62,8 @@ func AckInfo(inc *incident.Incident, alerts []incident.AlertRef) *render.AckInfo
 // incident is still as it was when it was queued — a confirmation while
 // acknowledged, a repage while firing — and is skipped (store.ErrSkip)
 // once the incident moved on. A receiver a reload removed gets the card
-// with the default templates, sent to whom it went when accepted. Any
+// with the default templates, sent to whom it went when accepted. A digest
+// (store.KindDigest) renders from the cards it folded (renderDigest). Any
 // other error is permanent.
 func (c *Cards) Render(ctx context.Context, n store.Notification) (mind.Request, error) {
 	if n.Kind == store.KindDigest {

@@ -19,6 +19,14 @@
 //     soon as a newer notification of its stream is pending, in flight or
 //     delivered. This is applied on Enqueue, on a retry outcome, on Replay
 //     and on Recover.
+//   - Claim takes the most urgent stream heads first (Notification.Priority,
+//     decided at Enqueue), then the earliest due, then the oldest; the
+//     order lives in the rows, so every process agrees on it.
+//   - Dedupe keys (Notification.DedupeKey) live in the store with their
+//     expiry, so that two replicas accepting the same webhook from two
+//     Alertmanager peers queue it once.
+//   - Fold replaces a receiver's flood of non-urgent group cards by one
+//     digest card, in one transaction; every folded card stays, digested.
 //   - The request id (Request.RequestID, Mind's x-request-id) of a
 //     notification never changes across retries or restarts, so Mind drops a
 //     resend of something it already accepted. Only Replay, a deliberate
