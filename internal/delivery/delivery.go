@@ -3,7 +3,8 @@
 // Submit writes notifications to the store and returns once they are
 // committed, so a webhook can answer 2xx knowing the notification will reach
 // Mind across restarts and Mind outages. Run delivers them: a scheduler
-// claims due notifications (oldest first, one at a time per stream) and
+// claims due notifications (most urgent first, then oldest, one at a time
+// per stream; a flood to one receiver folded into a digest first) and
 // hands them to workers, which share one adaptive token bucket towards Mind
 // and retry for as long as max_age allows.
 //
