@@ -71,6 +71,7 @@ Usage:
   relay serve --config FILE [--listen ADDR] [--dry-run]
   relay check-config --config FILE [--dry-run]
   relay render --config FILE --source alertmanager|grafana [--receiver NAME] [--input FILE] [--html FILE]
+  relay oncall --config FILE [--at TIME] [--schedule NAME] [--handoffs N]
   relay dlq list --config FILE
   relay dlq replay ID... | --all --config FILE
   relay version
@@ -96,6 +97,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = render(args, stdin, stdout, stderr)
 	case "dlq":
 		err = dlq(args, stdout, stderr)
+	case "oncall":
+		err = oncall(args, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionLine(version, commit, buildInfo()))
 	case "help", "-h", "--help":

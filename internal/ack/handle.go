@@ -19,6 +19,7 @@ import (
 	"github.com/mindoffice/mind-relay/internal/mind/event"
 	"github.com/mindoffice/mind-relay/internal/relay"
 	"github.com/mindoffice/mind-relay/internal/render"
+	"github.com/mindoffice/mind-relay/internal/schedule"
 	"github.com/mindoffice/mind-relay/internal/store"
 	"github.com/mindoffice/mind-relay/internal/token"
 )
@@ -224,12 +225,23 @@ func (l loop) Open(ctx context.Context, openID string) ([]chat.Entry, error) {
 	for _, inc := range incs {
 		rc := cfg.ReceiverByName(inc.Receiver)
 		var g *alert.Group
-		if rc == nil || rc.AllSubscribers || contains(rc.OpenIDs, openID) {
+		// Whoever got a card of it may act on it: the receiver's
+		// open_ids, and those its schedule or an escalation paged,
+		// recorded when their card was sent.
+		got := false
+		if rc == nil || !rc.AllSubscribers && !contains(rc.OpenIDs, openID) {
+			to, err := s.st.Recipients(ctx, inc.ID)
+			if err != nil {
+				return nil, err
+			}
+			got = contains(to, openID)
+		}
+		if rc == nil || rc.AllSubscribers || contains(rc.OpenIDs, openID) || got {
 			_, d, err := s.card(ctx, inc.LastCard)
 			if err != nil || d == nil {
 				continue
 			}
-			if rc == nil && !d.AllSubscribers && !contains(d.OpenIDs, openID) {
+			if rc == nil && !got && !d.AllSubscribers && !contains(d.OpenIDs, openID) {
 				continue
 			}
 			g = d.Group
@@ -237,9 +249,76 @@ func (l loop) Open(ctx context.Context, openID string) ([]chat.Entry, error) {
 		if g == nil {
 			continue
 		}
-		out = append(out, chat.Entry{Incident: inc, Name: GroupName(g), Firing: len(inc.Firing())})
+		e := chat.Entry{Incident: inc, Name: GroupName(g), Firing: len(inc.Firing())}
+		if rc != nil && rc.Escalation != "" {
+			steps, err := s.st.EscalationSteps(ctx, inc.ID)
+			if err != nil {
+				return nil, err
+			}
+			e.Step, e.Round = reached(steps)
+		}
+		out = append(out, e)
 	}
 	return out, nil
+}
+
+// reached is the step and round the latest firing period's escalation
+// reached.
+func reached(steps []store.EscalationStep) (step, round int) {
+	var epoch time.Time
+	for _, st := range steps {
+		if st.Step == 0 { // a reminder's record
+			continue
+		}
+		switch {
+		case st.Epoch.After(epoch):
+			epoch, step, round = st.Epoch, st.Step, st.Round
+		case st.Epoch.Equal(epoch) && (st.Round > round || st.Round == round && st.Step > step):
+			step, round = st.Step, st.Round
+		}
+	}
+	return step, round
+}
+
+// OnCall is who is on call on the config's schedules now and at the next
+// three handoffs, named as mentions.users names them.
+func (l loop) OnCall(name string) ([]chat.OnCall, bool) {
+	cfg := l.s.cfg()
+	schedules := cfg.OnCall.All()
+	if name != "" {
+		sc := cfg.OnCall.Get(name)
+		if sc == nil {
+			return nil, false
+		}
+		schedules = []*schedule.Schedule{sc}
+	}
+	names := map[string]string{}
+	for n, id := range cfg.Mentions.Users {
+		if cur, ok := names[id]; !ok || n < cur {
+			names[id] = n
+		}
+	}
+	who := func(ids []string) []string {
+		out := make([]string, len(ids))
+		for i, id := range ids {
+			out[i] = id
+			if n := names[id]; n != "" {
+				out[i] = n + "（" + id + "）"
+			}
+		}
+		return out
+	}
+	now := l.s.now()
+	out := make([]chat.OnCall, 0, len(schedules))
+	for _, sc := range schedules {
+		at := now.In(sc.Location())
+		o := chat.OnCall{Schedule: sc.Name(), Zone: sc.Location().String(), Now: who(sc.OnCall(at))}
+		for _, h := range sc.Handoffs(at, 3) {
+			o.Next = append(o.Next, chat.Handoff{At: h.At, OnCall: who(h.OnCall)})
+		}
+		out = append(out, o)
+	}
+	return out, true
 }
 
 func contains(list []string, v string) bool {

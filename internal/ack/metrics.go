@@ -34,6 +34,9 @@ type metrics struct {
 	acks      *prometheus.CounterVec
 	silences  *prometheus.CounterVec
 	timeToAck prometheus.Histogram
+	// acksByStep counts acks by the escalation step the incident had
+	// reached ("0": before any step).
+	acksByStep *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -46,6 +49,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "mind_relay_silences_total",
 			Help: "Silences the ack loop made at the sources, by result: created, extended, expired, failed.",
 		}, []string{"result"}),
+		acksByStep: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
+			Name: "mind_relay_acks_by_escalation_step_total",
+			Help: "Acknowledgements of incidents whose receiver has an escalation policy, by the step reached (0: before any).",
+		}, []string{"step"}),
 		timeToAck: promauto.With(reg).NewHistogram(prometheus.HistogramOpts{
 			Name:    "mind_relay_time_to_ack_seconds",
 			Help:    "Time from the first acknowledged alert's start to its acknowledgement.",

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +49,10 @@ type Store interface {
 	UpdateIncident(ctx context.Context, id string, fn func(incident.Incident) (store.IncidentUpdate, error)) (incident.Incident, store.Changes, error)
 	Timeline(ctx context.Context, id string) ([]incident.Event, error)
 	PruneIncidents(ctx context.Context, before time.Time) (int, error)
+	// Recipients are who got the incident's cards (recorded at send).
+	Recipients(ctx context.Context, incidentID string) ([]string, error)
+	// EscalationSteps are the escalation steps taken for it.
+	EscalationSteps(ctx context.Context, incidentID string) ([]store.EscalationStep, error)
 }
 
 // Queue takes notifications for delivery (delivery.Queue), and is woken
@@ -213,6 +218,12 @@ func (s *Service) Ack(ctx context.Context, shown string, w incident.Who, silence
 		if first := earliest(inc.Ack.Alerts); !first.IsZero() {
 			s.m.timeToAck.Observe(max(now.Sub(first).Seconds(), 0))
 		}
+		if rc := s.cfg().ReceiverByName(inc.Receiver); rc != nil && rc.Escalation != "" {
+			if steps, err := s.st.EscalationSteps(ctx, inc.ID); err == nil {
+				step, _ := reached(steps)
+				s.m.acksByStep.WithLabelValues(strconv.Itoa(step)).Inc()
+			}
+		}
 		s.log.Info("incident acknowledged", "incident", inc.ID, "group_id", inc.GroupID, "receiver", inc.Receiver,
 			"by", w.Name, "via", w.Via, "alerts", len(inc.Ack.Alerts), "state", inc.State)
 	}
@@ -333,7 +344,7 @@ func (s *Service) cards(inc *incident.Incident, kinds []incident.Card, v int64, 
 			n.Kind = store.KindAckRepage
 		case incident.CardResolved:
 			g, refs := resolvedGroup(d.Group, inc, s.now())
-			data, err := relay.EncodeGroup(g, &config.Receiver{OpenIDs: d.OpenIDs, AllSubscribers: d.AllSubscribers})
+			data, err := relay.EncodeGroup(g, &config.Receiver{OpenIDs: d.OpenIDs, AllSubscribers: d.AllSubscribers, Schedule: d.Schedule})
 			if err != nil {
 				return nil, err
 			}

@@ -22,6 +22,7 @@ import (
 	"github.com/mindoffice/mind-relay/internal/ack"
 	"github.com/mindoffice/mind-relay/internal/config"
 	"github.com/mindoffice/mind-relay/internal/delivery"
+	"github.com/mindoffice/mind-relay/internal/escalate"
 	"github.com/mindoffice/mind-relay/internal/ingest"
 	"github.com/mindoffice/mind-relay/internal/mind"
 	"github.com/mindoffice/mind-relay/internal/relay"
@@ -108,6 +109,10 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	if err != nil {
 		return err
 	}
+	timers, err := escalate.New(escalate.Options{Store: db, Queue: queue, Live: live, Unacker: acks, Logger: logger}, reg)
+	if err != nil {
+		return err
+	}
 
 	reloads := newReloader(opts.ConfigFile, opts.DryRun, cfg, reg, logger, func(c *config.Config) error {
 		next, err := buildState(c, reg, logger)
@@ -168,6 +173,11 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 		defer close(ackDone)
 		_ = acks.Run(ackCtx)
 	}()
+	timersDone := make(chan struct{})
+	go func() {
+		defer close(timersDone)
+		_ = timers.Run(ackCtx)
+	}()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -204,6 +214,7 @@ loop:
 	// finished is in the store and resumes on the next start.
 	stopAcks()
 	<-ackDone
+	<-timersDone
 	if err := queue.Stop(shutCtx); err != nil {
 		logger.Warn("deliveries still in flight at shutdown; they resume on the next start", "err", err)
 	}

@@ -17,6 +17,7 @@ const (
 	CmdUnack    = "unack"
 	CmdSilence  = "silence"
 	CmdIncident = "incident"
+	CmdOnCall   = "oncall"
 )
 
 // Command is a parsed chat command. Name is empty for text that is no
@@ -24,8 +25,10 @@ const (
 type Command struct {
 	Name    string
 	ShortID string
-	For     time.Duration // silence
-	Problem string        // why the arguments do not fit, for the reply
+	// Schedule is the schedule oncall asks about; empty: every schedule.
+	Schedule string
+	For      time.Duration // silence
+	Problem  string        // why the arguments do not fit, for the reply
 }
 
 var commandNames = map[string]string{
@@ -35,6 +38,7 @@ var commandNames = map[string]string{
 	"unack": CmdUnack, "取消确认": CmdUnack,
 	"silence": CmdSilence, "静默": CmdSilence,
 	"incident": CmdIncident, "事件": CmdIncident, "inc": CmdIncident,
+	"oncall": CmdOnCall, "值班": CmdOnCall, "on-call": CmdOnCall,
 }
 
 // MaxChatSilence caps `silence <id> <duration>`.
@@ -55,6 +59,10 @@ func ParseCommand(text string) Command {
 	switch name {
 	case "":
 		return Command{}
+	case CmdOnCall:
+		if len(args) > 0 {
+			c.Schedule = args[0]
+		}
 	case CmdAck, CmdUnack, CmdIncident:
 		if len(args) < 1 {
 			c.Problem = "请给出告警编号，例如 `" + name + " a1b2c3`（`alerts` 列出编号）"
@@ -88,5 +96,6 @@ const HelpText = `**mind-relay 告警机器人**
 - ` + "`ack <编号>`" + `：确认告警组（编号见卡片底部或 ` + "`alerts`" + `）
 - ` + "`silence <编号> <时长>`" + `：确认并静默，例如 ` + "`silence a1b2c3 2h`" + `
 - ` + "`unack <编号>`" + `：取消确认，告警重新按未确认通知
-- ` + "`incident <编号>`" + `：查看告警事件的经过（触发、发送、确认、静默、恢复）
+- ` + "`incident <编号>`" + `：查看告警事件的经过（触发、发送、确认、静默、升级、恢复）
+- ` + "`oncall [值班表]`" + `：查看现在谁在值班、下一班是谁、何时交接
 - ` + "`help`" + `：显示本帮助`

@@ -16,6 +16,23 @@ type Entry struct {
 	Incident incident.Incident
 	Name     string // what the group is about
 	Firing   int
+	// Step is the escalation step its current firing period reached
+	// (Round the repeat, 0 the first run); 0: not escalated.
+	Step, Round int
+}
+
+// OnCall is who is on call on one schedule and the next handoffs.
+type OnCall struct {
+	Schedule string
+	Zone     string
+	Now      []string // names (or open_ids) on call now; empty: nobody
+	Next     []Handoff
+}
+
+// Handoff is a change of who is on call.
+type Handoff struct {
+	At     time.Time
+	OnCall []string
 }
 
 // Loop is the ack loop as chat commands use it (ack.Service).
@@ -32,6 +49,9 @@ type Loop interface {
 	Silences() bool
 	// Time formats a time in the configured zone.
 	Time(t time.Time) string
+	// OnCall says who is on call on each schedule, or on the one named
+	// (ok false: there is no such schedule), now and next.
+	OnCall(schedule string) (out []OnCall, ok bool)
 }
 
 // Answer runs cmd for the person openID (nickname name) and returns the
@@ -43,6 +63,8 @@ func Answer(ctx context.Context, l Loop, openID, name string, cmd Command) (stri
 	switch cmd.Name {
 	case CmdAlerts:
 		return list(ctx, l, openID)
+	case CmdOnCall:
+		return oncall(l, cmd.Schedule), nil
 	case CmdSilence:
 		if !l.Silences() {
 			return "静默未启用：relay 的配置里没有 ack.silence；可以用 `ack <编号>` 确认", nil
@@ -134,10 +156,53 @@ func list(ctx context.Context, l Loop, openID string) (string, error) {
 		if e.Incident.State == incident.Acked {
 			state = fmt.Sprintf("<font color='orange'>已由 %s 确认</font>", mdText(e.Incident.Ack.By))
 		}
+		if e.Step > 0 {
+			if e.Round > 0 {
+				state += fmt.Sprintf(" · 已升级至第 %d 轮第 %d 步", e.Round+1, e.Step)
+			} else {
+				state += fmt.Sprintf(" · 已升级至第 %d 步", e.Step)
+			}
+		}
 		fmt.Fprintf(&b, "- `%s` %s（%d 条）%s\n", render.ShortID(e.Incident.GroupID), mdText(e.Name), e.Firing, state)
 	}
 	b.WriteString("\n发送 `ack <编号>` 确认，`incident <编号>` 查看经过，`help` 查看全部命令")
 	return b.String(), nil
+}
+
+// oncall answers `oncall [schedule]`.
+func oncall(l Loop, schedule string) string {
+	all, ok := l.OnCall(schedule)
+	if !ok {
+		return "没有名为 `" + mdCode(schedule) + "` 的值班表；发送 `oncall` 查看全部"
+	}
+	if len(all) == 0 {
+		return "relay 的配置里没有值班表（schedules）"
+	}
+	people := func(ids []string) string {
+		if len(ids) == 0 {
+			return "无人"
+		}
+		out := make([]string, len(ids))
+		for i, id := range ids {
+			out[i] = mdText(id)
+		}
+		return strings.Join(out, "、")
+	}
+	var b strings.Builder
+	for i, o := range all {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "**值班表 %s**（%s）\n现在值班：%s\n", mdText(o.Schedule), mdText(o.Zone), people(o.Now))
+		if len(o.Next) == 0 {
+			b.WriteString("近期无交接\n")
+			continue
+		}
+		for _, h := range o.Next {
+			fmt.Fprintf(&b, "- %s 起：%s\n", l.Time(h.At), people(h.OnCall))
+		}
+	}
+	return strings.TrimRight(b.String(), "\n")
 }
 
 // EventText says a timeline line in words.
@@ -166,6 +231,10 @@ func EventText(e incident.Event) string {
 		s = "静默失败"
 	case incident.EventSilenceExpired:
 		s = "静默解除"
+	case "escalated":
+		s = "升级"
+	case "reminded":
+		s = "提醒确认人"
 	case incident.EventResolved:
 		s = "恢复"
 		if e.By == incident.ByRelay {

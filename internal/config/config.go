@@ -8,6 +8,8 @@ package config
 import (
 	"strings"
 	"time"
+
+	"github.com/mindoffice/mind-relay/internal/schedule"
 )
 
 // Secret is a string that never prints: fmt, slog, JSON and YAML all show
@@ -58,7 +60,12 @@ type Config struct {
 	Delivery    DeliveryConfig  `yaml:"delivery"`
 	Admin       AdminConfig     `yaml:"admin"`
 	Store       StoreConfig     `yaml:"store"`
+	Schedules   []*Schedule     `yaml:"schedules"`
+	Escalations []*Escalation   `yaml:"escalations"`
+	Mentions    MentionsConfig  `yaml:"mentions"`
 
+	// OnCall is the schedules built; set by Load.
+	OnCall *schedule.Set `yaml:"-"`
 	// Location is Timezone loaded; set by Load.
 	Location *time.Location `yaml:"-"`
 	// Path is the file the config was read from; set by LoadFile.
@@ -131,6 +138,12 @@ type Receiver struct {
 	Name           string   `yaml:"name"`
 	OpenIDs        []string `yaml:"open_ids"`
 	AllSubscribers bool     `yaml:"all_subscribers"`
+	// Schedule names a schedule: the card also goes to whoever is on call
+	// on it when it is sent (Config.Recipients).
+	Schedule string `yaml:"schedule"`
+	// Escalation names an escalation policy: while an incident of this
+	// receiver fires unacknowledged, its steps page more receivers.
+	Escalation string `yaml:"escalation"`
 	// Template names a template set under templates.files (default "default").
 	Template string `yaml:"template"`
 	// MaxAlerts caps the alerts listed on one card (default templates.max_alerts).
@@ -157,6 +170,21 @@ type AckConfig struct {
 	// extends or expires their silences and sends the resolved card that
 	// the silence kept the source from sending.
 	PollInterval Duration `yaml:"poll_interval"`
+	// RemindAfter, when set, reminds whoever acknowledged an incident
+	// that it still fires, this long after the ack (once per ack).
+	RemindAfter Duration `yaml:"remind_after"`
+	// Timeout, when set, withdraws an ack the incident outlives while it
+	// still fires: it pages again as unacknowledged (and escalates anew).
+	Timeout Duration `yaml:"timeout"`
+}
+
+// MentionsConfig makes cards mention people (Mind's <at user_id> syntax).
+type MentionsConfig struct {
+	// Label is an alert label whose value names an owner to mention (a
+	// key of Users, or an open_id).
+	Label string `yaml:"label"`
+	// Users maps names to Mind open_ids.
+	Users map[string]string `yaml:"users"`
 }
 
 // Enabled reports whether cards carry ack buttons.

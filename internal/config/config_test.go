@@ -305,7 +305,7 @@ func TestRelativePathsFollowTheConfigFile(t *testing.T) {
 // its key path and line, in YAML's words, with the key a typo meant.
 // Messages are checked whole.
 func TestProblemsTeach(t *testing.T) {
-	topKeys := "listen, external_url, timezone, log_level, mind, sources, route, receivers, templates, ack, delivery, admin, store"
+	topKeys := "listen, external_url, timezone, log_level, mind, sources, route, receivers, templates, ack, delivery, admin, store, schedules, escalations, mentions"
 	tests := []struct {
 		name, yaml string
 		want       []string // every problem, in order

@@ -182,6 +182,24 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, key string, line int) {
 			d.value(item, s.Index(i), fmt.Sprintf("%s[%d]", key, i), item.Line)
 		}
 		v.Set(s)
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
+		// A mapping of names chosen by the user (mentions.users).
+		if n.Kind != yaml.MappingNode {
+			d.wrongType(key, line, t, n)
+			return
+		}
+		m := reflect.MakeMapWithSize(t, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode {
+				d.add(key, k.Line, "expected a name as key, got %s", describeNode(k))
+				continue
+			}
+			x := reflect.New(t.Elem()).Elem()
+			d.value(val, x, key+"."+k.Value, val.Line)
+			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(t.Key()), x)
+		}
+		v.Set(m)
 	default:
 		d.scalar(n, v, key, line)
 	}
@@ -476,6 +494,8 @@ func describeType(t reflect.Type) string {
 		return "a list of " + plural(t.Elem())
 	case reflect.Struct:
 		return "a mapping of keys"
+	case reflect.Map:
+		return "a mapping of names to " + plural(t.Elem())
 	}
 	return "another kind of value"
 }
@@ -533,6 +553,12 @@ func describeNode(n *yaml.Node) string {
 func (d *decoder) zeroProblems() Problems {
 	var ps Problems
 	for _, z := range d.zeros {
+		if z.v.IsZero() {
+			// No default replaced the 0: it is the value the key is set
+			// to, which validation judges (a rotation's every: 0 must be
+			// positive; a repeat: 0 means no repeat).
+			continue
+		}
 		def := fmt.Sprint(z.v.Interface())
 		if z.v.Type() == durationType {
 			def = Duration(z.v.Int()).String()

@@ -111,6 +111,7 @@ func LoadWith(b []byte, baseDir string, opts Options) (*Config, error) {
 		return nil, probs.capped()
 	}
 	meaning := c.validate()
+	meaning = append(meaning, c.loadSchedules(baseDir)...)
 	if !opts.DryRun {
 		meaning = append(meaning, c.checkCredentials(probs)...)
 	}

@@ -150,6 +150,9 @@ func (c *Config) validate() Problems {
 	ps = append(ps, c.checkAck()...)
 	ps = append(ps, c.checkDelivery()...)
 	ps = append(ps, c.checkStore()...)
+	ps = append(ps, c.checkEscalations()...)
+	ps = append(ps, c.checkAckTimers()...)
+	ps = append(ps, c.checkMentions()...)
 	return ps
 }
 
@@ -272,7 +275,7 @@ func (c *Config) checkReceivers() Problems {
 		switch {
 		case r.AllSubscribers && len(r.OpenIDs) > 0:
 			ps.add(p+".open_ids", "set open_ids or all_subscribers, not both")
-		case !r.AllSubscribers && len(r.OpenIDs) == 0:
+		case !r.AllSubscribers && len(r.OpenIDs) == 0 && r.Schedule == "":
 			ps.addDep(p+".all_subscribers", p+".open_ids", "is empty: list Mind open_ids, or set all_subscribers: true")
 		}
 		for j, id := range r.OpenIDs {
@@ -522,6 +525,8 @@ func (c *Config) Warnings() []string {
 	if c.ExternalURL == "" {
 		w = append(w, "external_url is empty: cards carry no ack link for clients without callbacks")
 	}
+	w = append(w, c.scheduleWarnings(time.Now())...)
+	w = append(w, c.escalationWarnings()...)
 	return w
 }
 

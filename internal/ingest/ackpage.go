@@ -131,9 +131,14 @@ func (h *ackHandlers) page(v ack.View) Page {
 	inc, g := v.Incident, v.Group
 	p.Known, p.ShortID, p.Title, p.Occurrence = true, render.ShortID(inc.GroupID), ack.GroupName(g), inc.Occurrence
 	p.Receiver, p.State, p.CanAck = v.Receiver.Name, string(inc.State), v.CanAck
-	if v.Receiver.AllSubscribers {
+	switch {
+	case v.Receiver.AllSubscribers:
 		p.Recipients = "全部订阅用户"
-	} else {
+	case v.Receiver.Schedule != "" && len(v.Receiver.OpenIDs) == 0:
+		p.Recipients = "值班表 " + v.Receiver.Schedule + " 的值班人员"
+	case v.Receiver.Schedule != "":
+		p.Recipients = fmt.Sprintf("%d 人及值班表 %s 的值班人员", len(v.Receiver.OpenIDs), v.Receiver.Schedule)
+	default:
 		p.Recipients = fmt.Sprintf("%d 人", len(v.Receiver.OpenIDs))
 	}
 	if k := inc.Ack; k != nil && inc.State != incident.Firing {

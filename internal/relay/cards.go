@@ -2,12 +2,15 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/mindoffice/mind-relay/internal/config"
 	"github.com/mindoffice/mind-relay/internal/incident"
 	"github.com/mindoffice/mind-relay/internal/mind"
 	"github.com/mindoffice/mind-relay/internal/render"
@@ -24,14 +27,29 @@ type Cards struct {
 	log       *slog.Logger
 	renders   prometheus.Counter
 	digest    digestOptions
+	now       func() time.Time
 }
+
+// RecipientRecorder remembers who got an incident's card (store.Store):
+// whoever got it may ack it. When Cards' Incidents is one, Render records
+// the recipients of every card it builds for an incident.
+type RecipientRecorder interface {
+	RecordRecipients(ctx context.Context, incidentID string, openIDs []string, at time.Time) error
+}
+
+// SetClock replaces the clock that says who is on call (tests).
+func (c *Cards) SetClock(now func() time.Time) { c.now = now }
+
+// ErrNobodyOnCall is why the card of a receiver whose only recipients come
+// from a schedule is dead-lettered when nobody is on call on it.
+var ErrNobodyOnCall = errors.New("nobody is on call")
 
 // NewCards returns the renderer of queued cards.
 func NewCards(live *Live, incidents Incidents, logger *slog.Logger, reg prometheus.Registerer) *Cards {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Cards{live: live, incidents: incidents, log: logger,
+	return &Cards{live: live, incidents: incidents, log: logger, now: time.Now,
 		renders: promauto.With(reg).NewCounter(prometheus.CounterOpts{
 			Name: "mind_relay_cards_rendered_total",
 			Help: "Cards rendered for notifications, at send time (a notification superseded before its send is never rendered).",
@@ -94,7 +112,18 @@ func (c *Cards) Render(ctx context.Context, n store.Notification) (mind.Request,
 			return mind.Request{}, fmt.Errorf("%w: the incident of this %s card is gone: %w", store.ErrSkip, n.Kind, err)
 		}
 	}
+	now := c.now()
 	switch n.Kind {
+	case store.KindEscalation:
+		// Only while nobody acked and it fires: an ack or a resolution
+		// stops the chain, cards already queued included.
+		if inc == nil || inc.State != incident.Firing {
+			return mind.Request{}, fmt.Errorf("%w: the incident was acknowledged or resolved since this escalation was queued", store.ErrSkip)
+		}
+		if e := d.Escalation; e != nil {
+			in.Escalation = &render.EscalationInfo{Policy: e.Policy, Round: e.Round, Step: e.Step,
+				Paged: e.Paged, Unacked: max(now.Sub(e.Since), 0)}
+		}
 	case store.KindAckConfirm:
 		if inc == nil || inc.State != incident.Acked {
 			return mind.Request{}, fmt.Errorf("%w: the incident moved on since this confirmation was queued", store.ErrSkip)
@@ -109,6 +138,12 @@ func (c *Cards) Render(ctx context.Context, n store.Notification) (mind.Request,
 	default:
 		return mind.Request{}, fmt.Errorf("%w: notification kind %q renders no card", store.ErrSkip, n.Kind)
 	}
+	// Whoever is on call when the card leaves gets it.
+	to, err := Recipients(st.Config, recv, now)
+	if err != nil {
+		return mind.Request{}, err
+	}
+	in.Mentions = Mentions(st.Config, recv, d.Group.CommonLabels, now)
 	c.renders.Inc()
 	card, err := st.Renderer.Render(d.Group, in)
 	if err != nil {
@@ -118,9 +153,71 @@ func (c *Cards) Render(ctx context.Context, n store.Notification) (mind.Request,
 	if err != nil {
 		return mind.Request{}, err
 	}
-	req, err := mind.NewCardRequest(n.Request.RequestID, recv.OpenIDs, recv.AllSubscribers, content)
+	req, err := mind.NewCardRequest(n.Request.RequestID, to, recv.AllSubscribers, content)
 	if err != nil {
 		return mind.Request{}, fmt.Errorf("receiver %q: %w", recv.Name, err)
 	}
+	if rec, ok := c.incidents.(RecipientRecorder); ok && n.IncidentID != "" && len(to) > 0 {
+		// Recorded before the send: whoever may get the card may ack it.
+		// A failure costs a chat ack of theirs, not the page.
+		if err := rec.RecordRecipients(ctx, n.IncidentID, to, now); err != nil {
+			c.log.Warn("recording who gets the card failed", "incident", n.IncidentID, "id", n.ID, "err", err)
+		}
+	}
 	return req, nil
+}
+
+// Recipients is whom recv's card goes to at now: its open_ids, then who
+// is on call on its schedule. A receiver that has none of them (and is not
+// all_subscribers) pages nobody: an error naming the schedule, which
+// dead-letters the card rather than dropping it.
+func Recipients(cfg *config.Config, recv *config.Receiver, now time.Time) ([]string, error) {
+	if recv.AllSubscribers {
+		return nil, nil
+	}
+	to := cfg.Recipients(recv, now)
+	if len(to) > 0 {
+		return to, nil
+	}
+	if recv.Schedule != "" {
+		if cfg.OnCall.Get(recv.Schedule) == nil {
+			return nil, fmt.Errorf("receiver %q: %w: its schedule %q is no longer in the config and it has no open_ids",
+				recv.Name, ErrNobodyOnCall, recv.Schedule)
+		}
+		return nil, fmt.Errorf("receiver %q: %w on schedule %q at %s and it has no open_ids",
+			recv.Name, ErrNobodyOnCall, recv.Schedule, now.Format(time.RFC3339))
+	}
+	return nil, fmt.Errorf("receiver %q: no open_ids and not all_subscribers: nobody to send to", recv.Name)
+}
+
+// Mentions are the people recv's card names: who is on call on its
+// schedule now, then the owner mentions.label names (a mentions.users
+// name), each once, named as mentions.users names them.
+func Mentions(cfg *config.Config, recv *config.Receiver, labels map[string]string, now time.Time) []render.Mention {
+	names := map[string]string{}
+	for name, id := range cfg.Mentions.Users {
+		if cur, ok := names[id]; !ok || name < cur {
+			names[id] = name
+		}
+	}
+	var out []render.Mention
+	seen := map[string]bool{}
+	add := func(id string) {
+		if id == "" || seen[id] {
+			return
+		}
+		seen[id] = true
+		out = append(out, render.Mention{OpenID: id, Name: names[id]})
+	}
+	if sc := cfg.OnCall.Get(recv.Schedule); sc != nil {
+		for _, id := range sc.OnCall(now) {
+			add(id)
+		}
+	}
+	if l := cfg.Mentions.Label; l != "" {
+		if owner := labels[l]; owner != "" {
+			add(cfg.Mentions.Users[owner])
+		}
+	}
+	return out
 }

@@ -192,13 +192,35 @@ type GroupData struct {
 	Group          *alert.Group `json:"group"`
 	OpenIDs        []string     `json:"open_ids,omitempty"`
 	AllSubscribers bool         `json:"all_subscribers,omitempty"`
+	// Schedule is the receiver's on-call schedule: who is on call on it
+	// when the card is sent gets it too.
+	Schedule string `json:"schedule,omitempty"`
+	// Escalation is set on the card an escalation step pages.
+	Escalation *Escalation `json:"escalation,omitempty"`
+}
+
+// Escalation is what an escalation card says about the step that sent it.
+type Escalation struct {
+	Policy string `json:"policy"`
+	Round  int    `json:"round"` // 0: the first run of the steps
+	Step   int    `json:"step"`  // 1-based
+	// Paged are the receivers paged before this step: the incident's own,
+	// then the earlier steps'.
+	Paged []string `json:"paged"`
+	// Since is when the incident started firing unacknowledged.
+	Since time.Time `json:"since"`
 }
 
 // EncodeGroup encodes g as routed to rc.
 func EncodeGroup(g *alert.Group, rc *config.Receiver) ([]byte, error) {
-	d := GroupData{V: groupVersion, Group: g}
+	return EncodeGroupData(GroupData{Group: g}, rc)
+}
+
+// EncodeGroupData encodes d, with the recipients of rc.
+func EncodeGroupData(d GroupData, rc *config.Receiver) ([]byte, error) {
+	d.V = groupVersion
 	if rc != nil {
-		d.OpenIDs, d.AllSubscribers = rc.OpenIDs, rc.AllSubscribers
+		d.OpenIDs, d.AllSubscribers, d.Schedule = rc.OpenIDs, rc.AllSubscribers, rc.Schedule
 	}
 	b, err := json.Marshal(d)
 	if err != nil {
@@ -225,7 +247,18 @@ func (d *GroupData) Receiver(cfg *config.Config, name string) *config.Receiver {
 	if rc := cfg.ReceiverByName(name); rc != nil {
 		return rc
 	}
-	return &config.Receiver{Name: name, OpenIDs: d.OpenIDs, AllSubscribers: d.AllSubscribers}
+	return &config.Receiver{Name: name, OpenIDs: d.OpenIDs, AllSubscribers: d.AllSubscribers, Schedule: d.Schedule}
+}
+
+// Endpoint is the Mind endpoint of rc's cards: every subscriber, or the
+// robot message to open_ids — its own and, for a receiver on a schedule,
+// those of whoever is on call when the card is sent (Cards.Render decides
+// them, and dead-letters a card nobody is there to get).
+func Endpoint(rc *config.Receiver) (string, error) {
+	if rc.Schedule != "" && !rc.AllSubscribers {
+		return mind.EndpointRobotMessage, nil
+	}
+	return mind.CardEndpoint(rc.OpenIDs, rc.AllSubscribers)
 }
 
 // notification routes one group to its receiver and queues it as a group
@@ -238,7 +271,7 @@ func (r *Relay) notification(st *State, rt route.Routed, now time.Time) (store.N
 	}
 	g := rt.Group
 	id := uuid.NewString()
-	endpoint, err := mind.CardEndpoint(recv.OpenIDs, recv.AllSubscribers)
+	endpoint, err := Endpoint(recv)
 	if err != nil {
 		return store.Notification{}, fmt.Errorf("receiver %q: %w", recv.Name, err)
 	}

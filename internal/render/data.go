@@ -26,6 +26,11 @@ type Data struct {
 	Receiver Receiver
 	// Ack is set when someone acknowledged the group.
 	Ack *AckInfo
+	// Escalation is set on a card an escalation step pages; the relay
+	// puts its banner above the body. Mentions are the people the card
+	// names (below the body).
+	Escalation *EscalationInfo
+	Mentions   []Mention
 	// Shown are the alerts to list, firing first, at most max_alerts.
 	Shown alert.Alerts
 	// Omitted counts the alerts not listed, the sender's truncated ones

@@ -146,6 +146,10 @@ type Input struct {
 	NotificationID string
 	// Ack is set once someone acknowledged the group.
 	Ack *AckInfo
+	// Escalation is set on the card an escalation step pages.
+	Escalation *EscalationInfo
+	// Mentions are the people the card names with Mind's mention.
+	Mentions []Mention
 }
 
 // AckInfo describes an acknowledgement of a group.
@@ -322,6 +326,7 @@ func (r *Renderer) Render(g *alert.Group, in Input) (*card.Card, error) {
 	}
 
 	d := newData(g, rcv, in.Ack, r.opts.ExternalURL)
+	d.Escalation, d.Mentions = in.Escalation, in.Mentions
 	tok := r.ackToken(d, groupID, in.NotificationID)
 	if tok != "" && d.Ack == nil && r.opts.ExternalURL != "" {
 		d.AckURL = r.opts.ExternalURL + "/ack/" + tok
@@ -426,8 +431,8 @@ func (r *Renderer) build(set string, d *Data, tok string) (*card.Card, error) {
 // buttons in rows of card.MaxButtonsPerRow.
 func newCard(d *Data, title, body string, buttons []card.Button) *card.Card {
 	rows := card.Rows(buttons)
-	elems := make([]card.Element, 0, 1+len(rows))
-	elems = append(elems, card.Markdown(body))
+	elems := make([]card.Element, 0, 3+len(rows))
+	elems = append(elems, extraElements(d, card.Markdown(body))...)
 	return &card.Card{
 		Config:   &card.Config{EnableForward: true, IsShareCard: true, WideScreenMode: true},
 		Header:   &card.Header{Title: card.Text{Content: title}, Template: headerColor(d)},

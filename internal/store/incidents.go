@@ -46,6 +46,9 @@ type IncidentQuery struct {
 type IncidentUpdate struct {
 	Change  incident.Change
 	Enqueue []Notification
+	// Steps are escalation steps this update takes (its Enqueue pages
+	// them); one taken already fails the update with ErrStepTaken.
+	Steps []EscalationStep
 }
 
 // incidentMigration creates the incident tables and moves the ack loop's
@@ -292,6 +295,9 @@ func (s *sqliteStore) UpdateIncident(ctx context.Context, id string, fn func(inc
 			}
 			out = *next
 		}
+		if err := writeSteps(ctx, tx, up.Steps); err != nil {
+			return err
+		}
 		if len(up.Enqueue) == 0 {
 			return nil
 		}
@@ -345,6 +351,12 @@ func (s *sqliteStore) PruneIncidents(ctx context.Context, before time.Time) (int
 		if _, err := tx.ExecContext(ctx, `DELETE FROM incident_events WHERE incident_id IN
 			(SELECT id FROM incidents WHERE state = 'resolved' AND silenced = 0 AND updated_at < ?)`, nanos(before)); err != nil {
 			return err
+		}
+		for _, table := range []string{"incident_recipients", "escalation_steps"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE incident_id IN
+				(SELECT id FROM incidents WHERE state = 'resolved' AND silenced = 0 AND updated_at < ?)`, nanos(before)); err != nil {
+				return err
+			}
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM incidents WHERE state = 'resolved' AND silenced = 0 AND updated_at < ?
 			AND id NOT IN (SELECT i.id FROM incidents i WHERE i.group_id = incidents.group_id ORDER BY i.occurrence DESC LIMIT 1)`, nanos(before))

@@ -91,13 +91,14 @@ var migrations = []migration{
 	{version: 3, name: "render at send", stmts: []string{
 		`ALTER TABLE notifications ADD COLUMN group_data BLOB`,
 	}},
-	incidentMigration, // incidents.go
+	incidentMigration,   // incidents.go
+	escalationMigration, // escalation.go
 	// Storms: urgency decided at enqueue orders the claims, a flood of
 	// cards can be folded into a digest (a new state, so the table is
 	// rebuilt: SQLite cannot change a CHECK), and the content keys of
 	// recently accepted webhooks drop their duplicates.
-	{version: 5, name: "priority, digests and dedupe", stmts: []string{
-		`CREATE TABLE notifications_v5 (
+	{version: 6, name: "priority, digests and dedupe", stmts: []string{
+		`CREATE TABLE notifications_v6 (
 			seq             INTEGER PRIMARY KEY AUTOINCREMENT,
 			id              TEXT    NOT NULL UNIQUE,
 			group_id        TEXT    NOT NULL,
@@ -123,14 +124,14 @@ var migrations = []migration{
 			alerts          BLOB,
 			priority        INTEGER NOT NULL DEFAULT 0
 		)`,
-		`INSERT INTO notifications_v5 (seq, id, group_id, receiver, source, status, endpoint, request_id, body, state,
+		`INSERT INTO notifications_v6 (seq, id, group_id, receiver, source, status, endpoint, request_id, body, state,
 			created_at, queued_at, attempts, next_attempt_at, last_error, updated_at, delivered_at, superseded_by, replays,
 			group_data, kind, incident_id, alerts)
 		 SELECT seq, id, group_id, receiver, source, status, endpoint, request_id, body, state,
 			created_at, queued_at, attempts, next_attempt_at, last_error, updated_at, delivered_at, superseded_by, replays,
 			group_data, kind, incident_id, alerts FROM notifications`,
 		`DROP TABLE notifications`,
-		`ALTER TABLE notifications_v5 RENAME TO notifications`,
+		`ALTER TABLE notifications_v6 RENAME TO notifications`,
 		`CREATE INDEX notifications_stream ON notifications (receiver, group_id, state, seq)`,
 		`CREATE INDEX notifications_state ON notifications (state, next_attempt_at)`,
 		`CREATE INDEX notifications_updated ON notifications (state, updated_at)`,

@@ -133,6 +133,8 @@ const (
 	KindAckRepage  Kind = "ack-repage"  // the group's card again after an unack
 	KindChat       Kind = "chat"        // an answer to a chat command
 	KindDigest     Kind = "digest"      // one card for a receiver's flood of group cards (Fold)
+	KindEscalation Kind = "escalation"  // the incident's card, paged by an escalation step
+	KindReminder   Kind = "reminder"    // a reminder to the acker that the incident still fires
 )
 
 // Ref names a notification in a change report.
@@ -257,6 +259,13 @@ type Store interface {
 	UpdateIncident(ctx context.Context, id string, fn func(incident.Incident) (IncidentUpdate, error)) (incident.Incident, Changes, error)
 	// Timeline returns an incident's events, oldest first.
 	Timeline(ctx context.Context, id string) ([]incident.Event, error)
+	// EscalationSteps returns the escalation steps taken for an
+	// incident, oldest first (UpdateIncident records them).
+	EscalationSteps(ctx context.Context, incidentID string) ([]EscalationStep, error)
+	// RecordRecipients remembers that an incident's card was sent to
+	// openIDs (who may then ack it); Recipients lists them.
+	RecordRecipients(ctx context.Context, incidentID string, openIDs []string, at time.Time) error
+	Recipients(ctx context.Context, incidentID string) ([]string, error)
 	// PruneIncidents deletes resolved incidents (and their timelines)
 	// last updated before before, except each group's latest.
 	PruneIncidents(ctx context.Context, before time.Time) (int, error)
