@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/mindoffice/mind-relay/internal/alert"
 	"github.com/mindoffice/mind-relay/internal/config"
 	"github.com/mindoffice/mind-relay/internal/incident"
 	"github.com/mindoffice/mind-relay/internal/mind"
@@ -75,8 +77,51 @@ func AckInfo(inc *incident.Incident, alerts []incident.AlertRef) *render.AckInfo
 	return in
 }
 
+// CardAck sets how a card of g, showing alerts, renders with inc's ack:
+// in.Ack when the ack covers every firing alert of the card (orange).
+// When it covers only some, the card stays red (it pages for the others)
+// and in.AlertAck gives each alert its own state; the group returned then
+// lists the firing alerts no ack covers first. Otherwise g is returned as
+// it is.
+func CardAck(in *render.Input, inc *incident.Incident, g *alert.Group, alerts []incident.AlertRef) *alert.Group {
+	in.Ack, in.AlertAck = AckInfo(inc, alerts), nil
+	if in.Ack != nil || inc == nil || inc.Ack == nil || !slices.ContainsFunc(alerts, func(a incident.AlertRef) bool {
+		return a.Firing && inc.AckCovers([]incident.AlertRef{a})
+	}) {
+		return g
+	}
+	ack := &render.AckInfo{By: inc.Ack.By, ByOpenID: inc.Ack.OpenID, At: inc.Ack.At}
+	state := func(a *alert.Alert) render.AlertAck {
+		ref := incident.Refs(alert.Alerts{*a})[0]
+		switch {
+		case !ref.Firing:
+			return render.AlertAck{} // resolved: it says so itself
+		case inc.AckCovers([]incident.AlertRef{ref}):
+			return render.AlertAck{Ack: ack}
+		case slices.ContainsFunc(inc.Ack.Alerts, ref.Same):
+			return render.AlertAck{Raised: true}
+		default:
+			return render.AlertAck{New: true}
+		}
+	}
+	in.AlertAck = state
+	ordered := *g
+	ordered.Alerts = make(alert.Alerts, 0, len(g.Alerts))
+	for _, unacked := range []bool{true, false} {
+		for _, a := range g.Alerts {
+			st := state(&a)
+			if (st.New || st.Raised) == unacked {
+				ordered.Alerts = append(ordered.Alerts, a)
+			}
+		}
+	}
+	return &ordered
+}
+
 // Render is the delivery queue's Renderer. A group card renders with its
-// incident's ack; an ack-state card (its Kind) goes out only while its
+// incident's ack (CardAck: orange when it covers the card's firing alerts,
+// else red with each alert's own state, as an escalation card is); an
+// ack-state card (its Kind) goes out only while its
 // incident is still as it was when it was queued — a confirmation while
 // acknowledged, a repage while firing — and is skipped (store.ErrSkip)
 // once the incident moved on. A receiver a reload removed gets the card
@@ -98,6 +143,7 @@ func (c *Cards) Render(ctx context.Context, n store.Notification) (mind.Request,
 			"receiver", n.Receiver, "id", n.ID)
 	}
 	in := render.Input{Receiver: recv, GroupID: n.GroupID, NotificationID: n.ID}
+	g := d.Group
 	var inc *incident.Incident
 	if n.IncidentID != "" {
 		got, err := c.incidents.Incident(ctx, n.IncidentID)
@@ -124,6 +170,10 @@ func (c *Cards) Render(ctx context.Context, n store.Notification) (mind.Request,
 			in.Escalation = &render.EscalationInfo{Policy: e.Policy, Round: e.Round, Step: e.Step,
 				Paged: e.Paged, Unacked: max(now.Sub(e.Since), 0)}
 		}
+		// It pages, red; on an incident acknowledged in part each alert
+		// says its own state.
+		g = CardAck(&in, inc, g, n.Alerts)
+		in.Ack = nil
 	case store.KindAckConfirm:
 		if inc == nil || inc.State != incident.Acked {
 			return mind.Request{}, fmt.Errorf("%w: the incident moved on since this confirmation was queued", store.ErrSkip)
@@ -134,7 +184,7 @@ func (c *Cards) Render(ctx context.Context, n store.Notification) (mind.Request,
 			return mind.Request{}, fmt.Errorf("%w: the incident moved on since this repage was queued", store.ErrSkip)
 		}
 	case store.KindGroup, "":
-		in.Ack = AckInfo(inc, n.Alerts)
+		g = CardAck(&in, inc, g, n.Alerts)
 	default:
 		return mind.Request{}, fmt.Errorf("%w: notification kind %q renders no card", store.ErrSkip, n.Kind)
 	}
@@ -145,7 +195,7 @@ func (c *Cards) Render(ctx context.Context, n store.Notification) (mind.Request,
 	}
 	in.Mentions = Mentions(st.Config, recv, d.Group.CommonLabels, now)
 	c.renders.Inc()
-	card, err := st.Renderer.Render(d.Group, in)
+	card, err := st.Renderer.Render(g, in)
 	if err != nil {
 		return mind.Request{}, fmt.Errorf("render card for receiver %q: %w", recv.Name, err)
 	}

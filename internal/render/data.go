@@ -59,6 +59,8 @@ type Data struct {
 	// links differ.
 	linkLabels map[string]string
 	perAlert   []string
+	// alertAck says each alert's own ack state (Input.AlertAck).
+	alertAck func(*alert.Alert) AlertAck
 }
 
 // CommonExtraAnnotations renders the annotations all alerts share other
@@ -78,12 +80,21 @@ func (d *Data) CommonExtraAnnotations() string {
 type AlertData struct {
 	alert.Alert
 	Root *Data
+	// AckState is the alert's own ack state on a card whose ack covers
+	// only some of its firing alerts (the card is red): acknowledged
+	// (.Ack), new or of a raised severity. The zero value elsewhere.
+	AckState AlertAck
 }
 
 // ForAlert pairs an alert with the card's data, for
 // {{ template "mind.alert" ($.ForAlert .) }}.
 func (d *Data) ForAlert(a alert.Alert) AlertData {
-	return AlertData{Alert: a, Root: d}
+	ad := AlertData{Alert: a, Root: d}
+	if d.alertAck != nil {
+		ad.AckState = d.alertAck(&a)
+		ad.AckState.Ack = namedAck(ad.AckState.Ack)
+	}
+	return ad
 }
 
 // summary is what the alert says it is about: its summary annotation, or
@@ -229,6 +240,22 @@ func newData(g *alert.Group, rcv Receiver, ack *AckInfo, relayURL string) *Data 
 	}
 	d.Severity = groupSeverity(&gc)
 	return d
+}
+
+// namedAck is a copy of ack that names who acknowledged as newData does:
+// the nickname, else the open_id, else 未知用户; nil for nil.
+func namedAck(ack *AckInfo) *AckInfo {
+	if ack == nil {
+		return nil
+	}
+	a := *ack
+	if a.By == "" {
+		a.By = a.ByOpenID
+	}
+	if a.By == "" {
+		a.By = "未知用户"
+	}
+	return &a
 }
 
 // groupSeverity is the common severity label, else the most severe one of

@@ -150,6 +150,23 @@ type Input struct {
 	Escalation *EscalationInfo
 	// Mentions are the people the card names with Mind's mention.
 	Mentions []Mention
+	// AlertAck, when set, says each alert's own ack state: for a card
+	// whose ack covers only some of its firing alerts (Ack is nil then,
+	// the card pages red for the others). Templates see it as each
+	// alert's .AckState.
+	AlertAck func(a *alert.Alert) AlertAck
+}
+
+// AlertAck is one alert's own ack state, on a card whose ack covers only
+// some of its firing alerts; the zero value on every other card.
+type AlertAck struct {
+	// Ack is the acknowledgement that covers the alert; nil when none
+	// does.
+	Ack *AckInfo
+	// New: the alert fires and the ack never saw it. Raised: the ack saw
+	// it at a lower severity than it fires at now.
+	New    bool
+	Raised bool
 }
 
 // AckInfo describes an acknowledgement of a group.
@@ -327,6 +344,7 @@ func (r *Renderer) Render(g *alert.Group, in Input) (*card.Card, error) {
 
 	d := newData(g, rcv, in.Ack, r.opts.ExternalURL)
 	d.Escalation, d.Mentions = in.Escalation, in.Mentions
+	d.alertAck = in.AlertAck
 	tok := r.ackToken(d, groupID, in.NotificationID)
 	if tok != "" && d.Ack == nil && r.opts.ExternalURL != "" {
 		d.AckURL = r.opts.ExternalURL + "/ack/" + tok

@@ -180,15 +180,18 @@ func TestFlappingAlertResolvesEachOccurrence(t *testing.T) {
 
 // Issue 11's bug 2: a click acks what that card showed. Card v1 shows three
 // alerts; v2, with a fourth, waits in the queue while Mind is down; a click
-// on v1 must not cover the fourth: v2 goes out red.
+// on v1 must not cover the fourth: v2 goes out red, and shows each alert's
+// own state: the fourth first, 新告警 · 未确认, the three 已确认 by whom
+// acked them. A click on v2 acks all four: the confirmation is orange.
 func TestClickAcksOnlyWhatTheCardShowed(t *testing.T) {
 	fake := mindtest.NewServer(t)
 	relay := startRelay(t, fake, ackConfig("", ""))
 
 	webhook(t, relay, amPayload(t, "am-0.25-group-1.json", nil))
-	msgs, err := fake.WaitForMessages(1, 10*time.Second)
+	msgs, err := fake.WaitForMessages(2, 10*time.Second) // to payments, and to everyone
 	require.NoError(t, err)
-	v1 := msgs[0].Card
+	v1 := paymentsCard(msgs, "api-0")
+	require.NotNil(t, v1)
 	require.Equal(t, card.ColorRed, v1.Header.Template)
 
 	fake.SetDown(true)
@@ -222,6 +225,35 @@ func TestClickAcksOnlyWhatTheCardShowed(t *testing.T) {
 			require.Equal(t, card.ColorRed, m.Card.Header.Template, "the fourth alert was never acknowledged: it pages red")
 		}
 	}
+	// The payments card, whose first three alerts v1's click acked.
+	v2 := paymentsCard(fake.Messages(), "api-9")
+	require.NotNil(t, v2)
+	text := cardText(v2)
+	require.Equal(t, 1, strings.Count(text, "<font color='red'>**新告警 · 未确认**</font>"), text)
+	require.Equal(t, 3, strings.Count(text, "<font color='orange'>已确认 · 值班工程师 · "), text)
+	require.Less(t, strings.Index(text, "pod=api-9"), strings.Index(text, "已确认 · "), "the new alert is listed first")
+
+	n := len(fake.Messages())
+	require.Contains(t, clickAck(t, relay, v2), "已确认", "v2's button acks the fourth")
+	msgs, err = fake.WaitForMessages(n+1, 10*time.Second)
+	require.NoError(t, err)
+	confirm := paymentsCard(msgs[n:], "api-9")
+	require.NotNil(t, confirm, "the confirmation goes to payments")
+	require.Equal(t, card.ColorOrange, confirm.Header.Template)
+	require.Contains(t, confirm.Header.Title.Content, "(4)")
+	require.NotContains(t, cardText(confirm), "未确认")
+}
+
+// paymentsCard is the last card sent to the payments receiver (a robot
+// message to ou_pay) that mentions pod.
+func paymentsCard(msgs []mindtest.Message, pod string) *card.Card {
+	var out *card.Card
+	for _, m := range msgs {
+		if m.Card != nil && m.Robot != nil && strings.Contains(cardText(m.Card), "pod="+pod) {
+			out = m.Card
+		}
+	}
+	return out
 }
 
 // Issue 11's bug 3, against the real Alertmanager: it keeps alerts in
