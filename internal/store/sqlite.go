@@ -432,9 +432,13 @@ func (s *sqliteStore) Claim(ctx context.Context, now time.Time, limit int) ([]No
 		return nil, nil
 	}
 	var out []Notification
+	// INDEXED BY: walked in the claim order, the index lets the query stop
+	// after limit claimable rows. Left to itself SQLite picked the due-time
+	// index, judged every pending row's stream and sorted them all: with
+	// 1,000 queued, deliveries fell from 500/s to 80/s.
 	err := s.inTx(ctx, bookkeeping, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE notifications SET state = 'sending', updated_at = ?1
-			WHERE seq IN (SELECT n.seq FROM notifications n
+			WHERE seq IN (SELECT n.seq FROM notifications n INDEXED BY notifications_claim
 			              WHERE n.next_attempt_at <= ?1 AND `+claimable+`
 			              ORDER BY n.priority, n.next_attempt_at, n.seq LIMIT ?2)
 			RETURNING `+columns, nanos(now), limit)
