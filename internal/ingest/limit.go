@@ -30,9 +30,11 @@ import (
 //     memory is its body plus max_alerts alerts, whatever the body holds;
 //   - the body is read into one buffer of its announced length (not grown
 //     by doubling);
-//   - at most sources.max_in_flight webhooks are processed at once; one
-//     more waits up to slotWait for a slot (its body unread), then is
-//     answered 503 with Retry-After, which Alertmanager and Grafana retry.
+//   - at most sources.max_in_flight webhooks of each source are processed
+//     at once; one more waits up to slotWait for a slot (its body unread),
+//     then is answered 503 with Retry-After, which Alertmanager and Grafana
+//     retry. Only a webhook that passed the header auth (bearer, basic)
+//     waits for a slot.
 
 // slotWait is how long a webhook beyond max_in_flight waits for a slot
 // before it is answered 503. Waiting costs no memory (its body is not read
@@ -90,18 +92,21 @@ func (w *webhookSlots) release() {
 }
 
 var errBusy = &Error{Status: http.StatusServiceUnavailable,
-	Msg: "too many webhooks being processed at once (sources.max_in_flight); send it again"}
+	Msg: "too many webhooks of this source being processed at once (sources.max_in_flight); send it again"}
 
-// limitWebhooks answers 503 to a webhook beyond sources.max_in_flight
-// that found no slot within slotWait.
-func (s *Server) limitWebhooks(c *gin.Context) {
-	limit := s.deps.Relay.State().Config.Sources.MaxInFlight
-	if !s.slots.acquire(c.Request.Context(), limit, slotWait) {
-		s.fail(c, errBusy)
-		return
+// limitWebhooks answers 503 to a webhook of source beyond
+// sources.max_in_flight of that source that found no slot within slotWait.
+func (s *Server) limitWebhooks(source string) gin.HandlerFunc {
+	slots := s.slots[source]
+	return func(c *gin.Context) {
+		limit := s.deps.Relay.State().Config.Sources.MaxInFlight
+		if !slots.acquire(c.Request.Context(), limit, slotWait) {
+			s.fail(c, errBusy)
+			return
+		}
+		defer slots.release()
+		c.Next()
 	}
-	defer s.slots.release()
-	c.Next()
 }
 
 // readAll reads r, up to limit bytes (the reader enforces it), into one

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"strconv"
@@ -196,12 +198,12 @@ func TestWebhooksInFlightAreBounded(t *testing.T) {
 	}
 	require.Equal(t, 2.0, metricSum(t, reg, "mind_relay_webhooks_in_flight"))
 
-	for _, path := range []string{"/webhook/alertmanager", "/webhook/grafana"} {
-		w := do(h, "POST", path, "10.0.0.1:1", firing)
-		require.Equal(t, http.StatusServiceUnavailable, w.Code, "the bound covers both sources")
-		require.Equal(t, "5", w.Header().Get("Retry-After"))
-		require.Contains(t, w.Body.String(), "sources.max_in_flight")
-	}
+	w := do(h, "POST", "/webhook/alertmanager", "10.0.0.1:1", firing)
+	require.Equal(t, http.StatusServiceUnavailable, w.Code)
+	require.Equal(t, "5", w.Header().Get("Retry-After"))
+	require.Contains(t, w.Body.String(), "sources.max_in_flight")
+	require.Equal(t, http.StatusBadRequest, do(h, "POST", "/webhook/grafana", "10.0.0.1:1", "{}").Code,
+		"each source has slots of its own: Grafana is not blocked by Alertmanager's")
 	require.Equal(t, http.StatusOK, do(h, "GET", "/-/healthy", "10.0.0.1:1", "").Code, "other endpoints are not bounded")
 
 	// One more waits for a slot: freed in time, it goes through.
@@ -221,7 +223,7 @@ func TestWebhooksInFlightAreBounded(t *testing.T) {
 	wg.Wait()
 	require.Equal(t, []int{http.StatusOK, http.StatusOK}, codes)
 	require.Equal(t, http.StatusOK, do(h, "POST", "/webhook/alertmanager", "10.0.0.1:1", firing).Code, "slots are given back")
-	require.Equal(t, 2.0, metricSum(t, reg, "mind_relay_webhooks_received_total", "code", "503"))
+	require.Equal(t, 1.0, metricSum(t, reg, "mind_relay_webhooks_received_total", "code", "503"))
 	require.Equal(t, 0.0, metricSum(t, reg, "mind_relay_webhooks_in_flight"))
 }
 
@@ -292,4 +294,56 @@ func FuzzTruncateAlerts(f *testing.F) {
 			require.JSONEq(t, string(in.Alerts[i]), string(cut.Alerts[i]), "alert %d", i)
 		}
 	})
+}
+
+// Nobody without credentials can hold a slot: a webhook that fails the
+// header auth is refused at once, before it waits for a slot or sends its
+// body; and slow senders on a source whose only auth is the HMAC of the
+// body (readable only once sent) hold that source's slots, not the other's.
+func TestWebhookSlotsNeedCredentials(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 4)
+	deps, _ := serverDeps(t, "sources: {max_in_flight: 1, alertmanager: {bearer_token: am-secret}, grafana: {hmac: {secret: gf-secret}}}\n",
+		func(ctx context.Context, ns []store.Notification) error {
+			entered <- struct{}{}
+			<-release
+			return nil
+		})
+	h := New(deps, prometheus.NewRegistry())
+	firing := firing(t)
+
+	// An authenticated webhook holds Alertmanager's one slot.
+	held := make(chan int, 1)
+	go func() {
+		held <- do(h, "POST", "/webhook/alertmanager", "10.0.0.1:1", firing, "Authorization", "Bearer am-secret").Code
+	}()
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first webhook did not reach the queue")
+	}
+	start := time.Now()
+	w := do(h, "POST", "/webhook/alertmanager", "10.0.0.1:1", firing, "Authorization", "Bearer wrong")
+	require.Equal(t, http.StatusUnauthorized, w.Code, "refused on its headers, not made to wait for a slot")
+	require.Less(t, time.Since(start), slotWait, "it did not wait for a slot")
+
+	// A sender stuck in the middle of an unsigned Grafana body holds
+	// Grafana's slot only.
+	pr, pw := io.Pipe()
+	stuck := make(chan int, 1)
+	go func() {
+		r := httptest.NewRequest("POST", "/webhook/grafana", pr)
+		r.RemoteAddr = "10.0.0.2:1"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		stuck <- rec.Code
+	}()
+	_, _ = pw.Write([]byte("{"))
+	time.Sleep(50 * time.Millisecond) // let it take the slot and block on the body
+	close(release)
+	require.Equal(t, http.StatusOK, <-held)
+	require.Equal(t, http.StatusOK, do(h, "POST", "/webhook/alertmanager", "10.0.0.1:1", firing, "Authorization", "Bearer am-secret").Code,
+		"Alertmanager's slots are free while a Grafana body is stuck")
+	_ = pw.Close()
+	require.Equal(t, http.StatusUnauthorized, <-stuck, "the unsigned body is refused once read")
 }

@@ -50,7 +50,7 @@ type Server struct {
 	log      *slog.Logger
 	webhooks *prometheus.CounterVec
 	authFail *prometheus.CounterVec
-	slots    *webhookSlots
+	slots    map[string]*webhookSlots // one pool per source
 }
 
 // New builds the HTTP handler.
@@ -67,10 +67,14 @@ func New(deps Deps, reg prometheus.Registerer) http.Handler {
 			Help: "Webhook requests received, by source and HTTP status code answered.",
 		}, []string{"source", "code"}),
 		authFail: authFailures(reg),
-		slots: newWebhookSlots(promauto.With(reg).NewGauge(prometheus.GaugeOpts{
-			Name: "mind_relay_webhooks_in_flight",
-			Help: "Webhooks being processed now (at most sources.max_in_flight; more wait a second, then are answered 503).",
-		})),
+	}
+	inFlight := promauto.With(reg).NewGaugeVec(prometheus.GaugeOpts{
+		Name: "mind_relay_webhooks_in_flight",
+		Help: "Webhooks being processed now, by source (at most sources.max_in_flight each; more wait a second, then are answered 503).",
+	}, []string{"source"})
+	s.slots = map[string]*webhookSlots{
+		sourceAlertmanager: newWebhookSlots(inFlight.WithLabelValues(sourceAlertmanager)),
+		sourceGrafana:      newWebhookSlots(inFlight.WithLabelValues(sourceGrafana)),
 	}
 	e := gin.New()
 	e.Use(s.recovery)
@@ -78,14 +82,21 @@ func New(deps Deps, reg prometheus.Registerer) http.Handler {
 	e.NoRoute(func(c *gin.Context) { s.fail(c, errNotFound) })
 	e.NoMethod(func(c *gin.Context) { s.fail(c, errMethod) })
 
+	// A webhook is authenticated by its headers before it may wait for a
+	// slot, so that nobody without credentials can hold the slots; each
+	// source has slots of its own, so a source whose only auth is the HMAC
+	// of its body (checked once the body is read) cannot be used to block
+	// the other.
 	for _, src := range []string{sourceAlertmanager, sourceGrafana} {
-		h := s.webhook(src)
-		e.POST("/webhook/"+src, s.count(src), s.limitWebhooks, h)
-		e.POST("/webhook/"+src+"/:receiver", s.count(src), s.limitWebhooks, h)
+		chain := []gin.HandlerFunc{s.count(src), s.authenticate(src), s.limitWebhooks(src), s.webhook(src)}
+		e.POST("/webhook/"+src, chain...)
+		e.POST("/webhook/"+src+"/:receiver", chain...)
+		if src == sourceGrafana {
+			// Grafana's webhook contact point may be set to send with PUT.
+			e.PUT("/webhook/"+src, chain...)
+			e.PUT("/webhook/"+src+"/:receiver", chain...)
+		}
 	}
-	// Grafana's webhook contact point may be set to send with PUT.
-	e.PUT("/webhook/"+sourceGrafana, s.count(sourceGrafana), s.limitWebhooks, s.webhook(sourceGrafana))
-	e.PUT("/webhook/"+sourceGrafana+"/:receiver", s.count(sourceGrafana), s.limitWebhooks, s.webhook(sourceGrafana))
 
 	e.GET("/-/healthy", s.healthy)
 	e.HEAD("/-/healthy", s.healthy)

@@ -26,15 +26,25 @@ func (s *Server) sourceConfig(source string) config.SourceConfig {
 	return cfg.Sources.Alertmanager
 }
 
-// readBody authenticates the request and reads its body within the
-// source's size limit.
+// authenticate refuses a webhook that fails the source's header auth
+// (bearer or basic), before it may wait for a slot or have its body read.
+func (s *Server) authenticate(source string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		sc := s.sourceConfig(source)
+		if err := checkAuth(c.Request, sc); err != nil {
+			s.authFail.WithLabelValues("webhook_" + source).Inc()
+			c.Header("WWW-Authenticate", challenge(sc))
+			s.fail(c, err)
+			return
+		}
+		c.Next()
+	}
+}
+
+// readBody reads the body of a request authenticate let through, within
+// the source's size limit, and checks its HMAC when one is configured.
 func (s *Server) readBody(c *gin.Context, source string) ([]byte, config.SourceConfig, error) {
 	sc := s.sourceConfig(source)
-	if err := checkAuth(c.Request, sc); err != nil {
-		s.authFail.WithLabelValues("webhook_" + source).Inc()
-		c.Header("WWW-Authenticate", challenge(sc))
-		return nil, sc, err
-	}
 	body, err := readAll(http.MaxBytesReader(c.Writer, c.Request.Body, sc.MaxBodyBytes), c.Request.ContentLength, sc.MaxBodyBytes)
 	if err != nil {
 		var mbe *http.MaxBytesError
