@@ -42,7 +42,9 @@ mind: {base_url: "$MIND_URL", app_id: robot_mindtest, app_secret: mindtest-app-s
 route: {receiver: oncall}
 receivers: [{name: oncall, open_ids: [ou_bench_1, ou_bench_2]}]
 ack: {secret: bench-ack-secret-0123456789}
-delivery: {workers: 16, rate_limit: 2000, burst: 200}
+# Dedupe and digests off: the throughput run re-sends one payload on purpose,
+# and the latency run matches every group to its own card.
+delivery: {workers: 16, rate_limit: 2000, burst: 200, dedupe_window: 0s, digest: {after: 0}}
 store: {path: "$work/relay.db"}
 YAML
 "$work/relay" serve --config "$work/relay.yaml" 2>"$work/relay.log" & pids+=($!)

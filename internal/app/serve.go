@@ -101,9 +101,10 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	// ack loop acts on incidents through the store and wakes the queue.
 	live := relay.NewLive(st)
 	qopts := delivery.OptionsFromConfig(cfg.Delivery)
-	qopts.Renderer = relay.NewCards(live, db, logger, reg)
+	qopts.Renderer = relay.NewCards(live, db, logger, reg).WithDigest(cfg.Delivery.Priority, cfg.Delivery.Digest.MaxGroups)
 	queue := delivery.New(db, sender, qopts, reg, logger)
-	rl := relay.New(live, relay.Options{Queue: queue, Logger: logger}, reg)
+	rl := relay.New(live, relay.Options{Queue: queue, Logger: logger,
+		Priority: cfg.Delivery.Priority, DedupeWindow: cfg.Delivery.Dedupe()}, reg)
 	acks, err := ack.New(ack.Options{Store: db, Queue: queue, Live: live, Logger: logger}, reg)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@
 package config
 
 import (
+	"strings"
 	"time"
 
 	"github.com/mindoffice/mind-relay/internal/schedule"
@@ -215,6 +216,74 @@ type DeliveryConfig struct {
 	MinBackoff Duration `yaml:"min_backoff"`
 	MaxBackoff Duration `yaml:"max_backoff"`
 	MaxAge     Duration `yaml:"max_age"`
+	// Priority orders the queue: the most urgent streams are sent first.
+	Priority PriorityConfig `yaml:"priority"`
+	// DedupeWindow: a webhook identical in content to one accepted this
+	// recently makes no new card (HA Alertmanager peers each send it);
+	// 0 turns it off; unset is DefaultDedupeWindow.
+	DedupeWindow *Duration `yaml:"dedupe_window"`
+	// Digest folds a receiver's flood of non-urgent cards into one.
+	Digest DigestConfig `yaml:"digest"`
+}
+
+// DigestConfig: when more than After non-urgent group cards of one
+// receiver are waiting, they go out as one digest card naming the
+// MaxGroups most urgent, with a link to a page listing them all. Urgent
+// (a delivery.priority.order value; it and those before it) are never
+// digested (default "page", or the first of an own order without it).
+type DigestConfig struct {
+	// After is the backlog that makes a digest; 0 turns digests off;
+	// unset is DefaultDigestAfter.
+	After     *int   `yaml:"after"`
+	MaxGroups int    `yaml:"max_groups"`
+	Urgent    string `yaml:"urgent"`
+	// MinInterval spaces one receiver's digest cards; what floods in
+	// meanwhile waits in the next.
+	MinInterval Duration `yaml:"min_interval"`
+}
+
+// UrgentBelow is the priority rank from which cards may be digested: the
+// rank after Urgent's.
+func (d DeliveryConfig) UrgentBelow() int {
+	if d.Digest.Urgent == "" {
+		return 0
+	}
+	return d.Priority.Rank(d.Digest.Urgent) + 1
+}
+
+// Threshold is digest.after (0: off).
+func (d DigestConfig) Threshold() int {
+	if d.After == nil {
+		return 0
+	}
+	return *d.After
+}
+
+// Dedupe is the dedupe window (0: off).
+func (d DeliveryConfig) Dedupe() time.Duration {
+	if d.DedupeWindow == nil {
+		return 0
+	}
+	return d.DedupeWindow.D()
+}
+
+// PriorityConfig says how urgent a group is: the value of Label on its
+// alerts, ranked by its place in Order (first is most urgent; a value not
+// listed, or no label, comes after all of them).
+type PriorityConfig struct {
+	Label string   `yaml:"label"`
+	Order []string `yaml:"order"`
+}
+
+// Rank is the urgency of a label value: its index in Order (compared
+// case-insensitively), len(Order) when it is not there.
+func (p PriorityConfig) Rank(value string) int {
+	for i, v := range p.Order {
+		if strings.EqualFold(v, value) {
+			return i
+		}
+	}
+	return len(p.Order)
 }
 
 // AdminConfig guards the admin API.

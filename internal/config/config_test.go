@@ -40,6 +40,62 @@ func TestLoadMinimalFillsDefaults(t *testing.T) {
 	require.Equal(t, 10, c.Receivers[0].MaxAlerts)
 	require.Equal(t, time.Minute, c.Ack.PollInterval.D())
 	require.False(t, c.Ack.Enabled())
+	require.Equal(t, "severity", c.Delivery.Priority.Label)
+	require.Equal(t, []string{"critical", "page", "error", "warning", "info"}, c.Delivery.Priority.Order)
+	require.Equal(t, 5*time.Minute, c.Delivery.Dedupe())
+	require.Equal(t, 20, c.Delivery.Digest.Threshold())
+	require.Equal(t, 50, c.Delivery.Digest.MaxGroups)
+	require.Equal(t, time.Minute, c.Delivery.Digest.MinInterval.D())
+	require.Equal(t, "page", c.Delivery.Digest.Urgent)
+	require.Equal(t, 2, c.Delivery.UrgentBelow(), "critical and page are never digested")
+}
+
+func TestDeliveryPriorityAndDedupe(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       []string // problems; nil: loads
+		check      func(t *testing.T, c *Config)
+	}{
+		{"dedupe off", minimal + "delivery: {dedupe_window: 0s}\n", nil, func(t *testing.T, c *Config) {
+			require.Equal(t, time.Duration(0), c.Delivery.Dedupe())
+		}},
+		{"dedupe set", minimal + "delivery: {dedupe_window: 1m}\n", nil, func(t *testing.T, c *Config) {
+			require.Equal(t, time.Minute, c.Delivery.Dedupe())
+		}},
+		{"own order", minimal + "delivery: {priority: {label: level, order: [P1, P2]}}\n", nil, func(t *testing.T, c *Config) {
+			p := c.Delivery.Priority
+			require.Equal(t, "level", p.Label)
+			require.Equal(t, 0, p.Rank("p1"))
+			require.Equal(t, 1, p.Rank("P2"))
+			require.Equal(t, 2, p.Rank("P3"), "unknown values come last")
+			require.Equal(t, 2, p.Rank(""), "no label comes last")
+			require.Equal(t, "P1", c.Delivery.Digest.Urgent, "an order without page: its first is urgent")
+			require.Equal(t, 1, c.Delivery.UrgentBelow())
+		}},
+		{"bad label", minimal + "delivery: {priority: {label: 'a-b'}}\n", []string{"delivery.priority.label (line 9): must be a label name"}, nil},
+		{"repeated value", minimal + "delivery: {priority: {order: [critical, Critical]}}\n", []string{`delivery.priority.order[1] (line 9): repeats "Critical"`}, nil},
+		{"empty value", minimal + "delivery: {priority: {order: [critical, '']}}\n", []string{"delivery.priority.order[1] (line 9): must not be empty"}, nil},
+		{"digest off", minimal + "delivery: {digest: {after: 0}}\n", nil, func(t *testing.T, c *Config) {
+			require.Equal(t, 0, c.Delivery.Digest.Threshold())
+		}},
+		{"digest urgent not in the order", minimal + "delivery: {digest: {urgent: sev1}}\n", []string{`delivery.digest.urgent (line 9): "sev1" is not in delivery.priority.order`}, nil},
+		{"digest max_groups 0", minimal + "delivery: {digest: {max_groups: 0}}\n", []string{"delivery.digest.max_groups (line 9): must be positive, not 0"}, nil},
+		{"negative dedupe", minimal + "delivery: {dedupe_window: -1m}\n", []string{"delivery.dedupe_window"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load([]byte(tc.yaml), t.TempDir())
+			if tc.want == nil {
+				require.NoError(t, err)
+				tc.check(t, c)
+				return
+			}
+			require.Error(t, err)
+			for _, w := range tc.want {
+				require.Contains(t, err.Error(), w)
+			}
+		})
+	}
 }
 
 func TestLoadExampleConfig(t *testing.T) {

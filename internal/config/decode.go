@@ -51,6 +51,10 @@ type decoder struct {
 // real config has a few hundred.
 const maxVisits = 200_000
 
+// zeroMeansOff are the keys whose 0 is a setting of its own (off), not a
+// mistake; their field is a pointer, so unset still takes the default.
+var zeroMeansOff = map[string]bool{"delivery.dedupe_window": true, "delivery.digest.after": true}
+
 type zeroKey struct {
 	key  string
 	line int
@@ -150,7 +154,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, key string, line int) {
 			return
 		}
 		v.SetInt(int64(md))
-		if md == 0 {
+		if md == 0 && !zeroMeansOff[key] {
 			d.zeros = append(d.zeros, zeroKey{key, line, v})
 		}
 	case t.Kind() == reflect.Pointer:
@@ -240,7 +244,7 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, key string, line int) {
 	v.Set(x)
 	switch t.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Float32, reflect.Float64:
-		if x.IsZero() {
+		if x.IsZero() && !zeroMeansOff[key] {
 			d.zeros = append(d.zeros, zeroKey{key, line, v})
 		}
 	}

@@ -227,31 +227,43 @@ func lastKey(key string) string {
 
 // Defaults, in one place.
 const (
-	DefaultListen       = ":9095"
-	DefaultBaseURL      = "https://open.mindoffice.cn"
-	DefaultTimezone     = "Asia/Shanghai"
-	DefaultMaxBodyBytes = 4 << 20
-	DefaultSourceAlerts = 1000
-	DefaultMaxInFlight  = 32
-	DefaultMindTimeout  = 10 * time.Second
-	DefaultTokenTTL     = 24 * time.Hour
-	DefaultSilence      = 2 * time.Hour
-	DefaultPollInterval = time.Minute
-	DefaultWorkers      = 4
-	DefaultRateLimit    = 10
-	DefaultBurst        = 20
-	DefaultMinBackoff   = time.Second
-	DefaultMaxBackoff   = 5 * time.Minute
-	DefaultMaxAge       = 24 * time.Hour
-	DefaultMaxAlerts    = 10
-	DefaultHMACHeader   = "X-Grafana-Alerting-Signature"
-	DefaultHMACMaxSkew  = 5 * time.Minute
-	DefaultStoreDriver  = "sqlite"
-	DefaultStorePath    = "data/mind-relay.db"
-	DefaultLogLevel     = "info"
-	DefaultAuthScheme   = "Bearer"
-	DefaultTemplate     = "default"
+	DefaultListen         = ":9095"
+	DefaultBaseURL        = "https://open.mindoffice.cn"
+	DefaultTimezone       = "Asia/Shanghai"
+	DefaultMaxBodyBytes   = 4 << 20
+	DefaultSourceAlerts   = 1000
+	DefaultMaxInFlight    = 32
+	DefaultMindTimeout    = 10 * time.Second
+	DefaultTokenTTL       = 24 * time.Hour
+	DefaultSilence        = 2 * time.Hour
+	DefaultPollInterval   = time.Minute
+	DefaultWorkers        = 4
+	DefaultRateLimit      = 10
+	DefaultBurst          = 20
+	DefaultMinBackoff     = time.Second
+	DefaultMaxBackoff     = 5 * time.Minute
+	DefaultMaxAge         = 24 * time.Hour
+	DefaultPriorityLabel  = "severity"
+	DefaultDedupeWindow   = 5 * time.Minute
+	DefaultDigestAfter    = 20
+	DefaultDigestMax      = 50
+	DefaultDigestUrgent   = "page"
+	DefaultDigestInterval = time.Minute
+	DefaultMaxAlerts      = 10
+	DefaultHMACHeader     = "X-Grafana-Alerting-Signature"
+	DefaultHMACMaxSkew    = 5 * time.Minute
+	DefaultStoreDriver    = "sqlite"
+	DefaultStorePath      = "data/mind-relay.db"
+	DefaultLogLevel       = "info"
+	DefaultAuthScheme     = "Bearer"
+	DefaultTemplate       = "default"
 )
+
+// DefaultPriorityOrder is delivery.priority.order's default, most urgent
+// first.
+func DefaultPriorityOrder() []string {
+	return []string{"critical", "page", "error", "warning", "info"}
+}
 
 func (c *Config) applyDefaults() {
 	setDefault(&c.Listen, DefaultListen)
@@ -290,6 +302,27 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Delivery.MinBackoff, Duration(DefaultMinBackoff))
 	setDefault(&c.Delivery.MaxBackoff, Duration(DefaultMaxBackoff))
 	setDefault(&c.Delivery.MaxAge, Duration(DefaultMaxAge))
+	setDefault(&c.Delivery.Priority.Label, DefaultPriorityLabel)
+	if c.Delivery.Priority.Order == nil {
+		c.Delivery.Priority.Order = DefaultPriorityOrder()
+	}
+	if c.Delivery.Digest.After == nil {
+		n := DefaultDigestAfter
+		c.Delivery.Digest.After = &n
+	}
+	setDefault(&c.Delivery.Digest.MaxGroups, DefaultDigestMax)
+	setDefault(&c.Delivery.Digest.MinInterval, Duration(DefaultDigestInterval))
+	if p := c.Delivery.Priority; c.Delivery.Digest.Urgent == "" && len(p.Order) > 0 {
+		// An own order without "page": its most urgent value.
+		c.Delivery.Digest.Urgent = DefaultDigestUrgent
+		if p.Rank(DefaultDigestUrgent) == len(p.Order) {
+			c.Delivery.Digest.Urgent = p.Order[0]
+		}
+	}
+	if c.Delivery.DedupeWindow == nil {
+		w := Duration(DefaultDedupeWindow)
+		c.Delivery.DedupeWindow = &w
+	}
 	setDefault(&c.Store.Driver, DefaultStoreDriver)
 	if c.Store.Driver == "sqlite" {
 		setDefault(&c.Store.Path, DefaultStorePath)

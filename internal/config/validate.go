@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/alertmanager/matcher/compat"
 	"github.com/prometheus/alertmanager/pkg/labels"
+	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 )
 
@@ -434,6 +435,32 @@ func (c *Config) checkDelivery() Problems {
 	}
 	if d.MaxAge <= 0 {
 		ps.add("delivery.max_age", "must be positive")
+	}
+	if !model.LabelName(d.Priority.Label).IsValidLegacy() {
+		ps.add("delivery.priority.label", "must be a label name")
+	}
+	seen := map[string]bool{}
+	for i, v := range d.Priority.Order {
+		switch k := strings.ToLower(v); {
+		case k == "":
+			ps.add(fmt.Sprintf("delivery.priority.order[%d]", i), "must not be empty")
+		case seen[k]:
+			ps.add(fmt.Sprintf("delivery.priority.order[%d]", i), "repeats %q", v)
+		default:
+			seen[k] = true
+		}
+	}
+	if d.Digest.Threshold() < 0 {
+		ps.add("delivery.digest.after", "must not be negative (0 turns digests off)")
+	}
+	if d.Digest.MaxGroups < 1 {
+		ps.add("delivery.digest.max_groups", "must be at least 1")
+	}
+	if d.Digest.Urgent != "" && d.Priority.Rank(d.Digest.Urgent) == len(d.Priority.Order) {
+		ps.add("delivery.digest.urgent", "%q is not in delivery.priority.order", d.Digest.Urgent)
+	}
+	if d.Dedupe() < 0 {
+		ps.add("delivery.dedupe_window", "must not be negative (0 turns it off)")
 	}
 	return ps
 }

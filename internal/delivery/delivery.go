@@ -3,7 +3,8 @@
 // Submit writes notifications to the store and returns once they are
 // committed, so a webhook can answer 2xx knowing the notification will reach
 // Mind across restarts and Mind outages. Run delivers them: a scheduler
-// claims due notifications (oldest first, one at a time per stream) and
+// claims due notifications (most urgent first, then oldest, one at a time
+// per stream; a flood to one receiver folded into a digest first) and
 // hands them to workers, which share one adaptive token bucket towards Mind
 // and retry for as long as max_age allows.
 //
@@ -76,6 +77,9 @@ type Options struct {
 	ProbeInterval time.Duration
 	// Now is the clock (time.Now).
 	Now func() time.Time
+	// Digest folds a receiver's flood of non-urgent group cards into one
+	// digest card (store.Fold) before each claim; a zero After is off.
+	Digest store.DigestRule
 	// Renderer builds the request of a notification queued without a body
 	// (the relay renders its card at send time, from Notification.Group).
 	// Without it, bodiless notifications are dead-lettered.
@@ -105,6 +109,8 @@ func OptionsFromConfig(c config.DeliveryConfig) Options {
 		MinBackoff: c.MinBackoff.D(),
 		MaxBackoff: c.MaxBackoff.D(),
 		MaxAge:     c.MaxAge.D(),
+		Digest: store.DigestRule{After: c.Digest.Threshold(), MinPriority: c.UrgentBelow(),
+			MinInterval: c.Digest.MinInterval.D()},
 	}
 }
 
@@ -266,6 +272,9 @@ func (q *Queue) committed(n int, ch store.Changes, err error) {
 	}
 	q.m.commitBatch.Observe(float64(n))
 	q.m.superseded(ch.Superseded)
+	for _, r := range ch.Deduplicated {
+		q.m.deduplicated.WithLabelValues(r.Receiver).Inc()
+	}
 	if ch.Count > 0 {
 		q.poke()
 	}

@@ -13,6 +13,7 @@ const (
 	resultDelivered    = "delivered"
 	resultSuperseded   = "superseded"
 	resultDeadLettered = "dead_lettered"
+	resultDigested     = "digested"
 )
 
 // Store operations, the op label of store_errors_total.
@@ -27,6 +28,7 @@ const (
 	opPrune         = "prune"
 	opNextDue       = "next_due"
 	opCheckWritable = "check_writable"
+	opFold          = "fold"
 )
 
 type metrics struct {
@@ -39,6 +41,8 @@ type metrics struct {
 	notifications *prometheus.CounterVec
 	storeErrors   *prometheus.CounterVec
 	commitBatch   prometheus.Histogram
+	deduplicated  *prometheus.CounterVec
+	digests       *prometheus.CounterVec
 	// retries is shared with the Mind client's retry loop.
 	retries prometheus.Counter
 }
@@ -73,7 +77,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		notifications: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "mind_relay_notifications_total",
-			Help: "Notifications that left the queue, by receiver and result (delivered, superseded, dead_lettered).",
+			Help: "Notifications that left the queue, by receiver and result (delivered, superseded, dead_lettered, digested: folded into a digest card).",
 		}, []string{"receiver", "result"}),
 		storeErrors: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "mind_relay_store_errors_total",
@@ -84,12 +88,20 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Notifications made durable per commit of accepted webhooks (group commit).",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 11),
 		}),
+		deduplicated: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "mind_relay_webhooks_deduplicated_total",
+			Help: "Notifications not queued, by receiver: a webhook identical in content was accepted within delivery.dedupe_window (high-availability Alertmanager peers each send it).",
+		}, []string{"receiver"}),
+		digests: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "mind_relay_digests_total",
+			Help: "Digest cards queued, by receiver: a flood of non-urgent cards (delivery.digest.after) folded into one.",
+		}, []string{"receiver"}),
 		retries: mind.NewMetrics(reg).Retries,
 	}
 	for _, r := range pausedReasons {
 		m.paused.WithLabelValues(string(r)).Set(0)
 	}
-	for _, op := range []string{opEnqueue, opClaim, opComplete, opRecover, opReplay, opListDead, opStats, opPrune, opNextDue, opCheckWritable} {
+	for _, op := range []string{opEnqueue, opClaim, opComplete, opRecover, opReplay, opListDead, opStats, opPrune, opNextDue, opCheckWritable, opFold} {
 		m.storeErrors.WithLabelValues(op)
 	}
 	return m

@@ -135,6 +135,9 @@ func (s *scheduler) loop(ctx, sendCtx context.Context) {
 			break
 		}
 		wait := q.opts.PollInterval - q.opts.Now().Sub(s.polled)
+		if q.opts.Digest.After > 0 && !s.backingOff() {
+			s.fold(ctx)
+		}
 		if paused, next := s.probe(ctx, sendCtx); paused {
 			// Paused on a fault of the setup: nothing goes but the probe.
 			if !next.IsZero() {
@@ -259,6 +262,23 @@ func (s *scheduler) claim(ctx, sendCtx context.Context, free int) int {
 		go func() { s.results <- s.q.deliver(sendCtx, n) }()
 	}
 	return len(ns)
+}
+
+// fold turns floods into digests before anything is claimed.
+func (s *scheduler) fold(ctx context.Context) {
+	q := s.q
+	ds, err := q.st.Fold(ctx, q.opts.Now(), q.opts.Digest)
+	if err != nil {
+		s.storeFailed(ctx, opFold, err)
+		return
+	}
+	for _, d := range ds {
+		q.m.superseded(d.Replaced)
+		q.m.digests.WithLabelValues(d.Notification.Receiver).Inc()
+		q.m.notifications.WithLabelValues(d.Notification.Receiver, resultDigested).Add(float64(len(d.Digested)))
+		q.log.Info("receiver flooded: cards folded into one digest", slog.String("receiver", d.Notification.Receiver),
+			slog.String("digest", d.Notification.ID), slog.Int("cards", len(d.Digested)))
+	}
 }
 
 // storeFailed counts and logs a store failure and backs off.

@@ -27,6 +27,8 @@ type AckLoop interface {
 	HandleEvent(ctx context.Context, body []byte, authenticated bool) (ack.Reply, error)
 	ViewPage(ctx context.Context, tok string) (ack.View, error)
 	AckByPage(ctx context.Context, tok, name string) (ack.View, error)
+	ViewDigest(ctx context.Context, tok string) (ack.DigestView, error)
+	AckDigest(ctx context.Context, tok, name string, cards []string) (ack.DigestView, error)
 }
 
 var _ AckLoop = (*ack.Service)(nil)
@@ -66,6 +68,9 @@ func AckRoutes(d AckDeps) func(*gin.Engine) {
 		e.GET("/ack/:token", h.viewPage)
 		e.HEAD("/ack/:token", h.viewPage)
 		e.POST("/ack/:token", h.ackPage)
+		e.GET("/digest/:token", h.viewDigest)
+		e.HEAD("/digest/:token", h.viewDigest)
+		e.POST("/digest/:token", h.ackDigest)
 	}
 }
 

@@ -28,6 +28,7 @@ type Cards struct {
 	incidents Incidents
 	log       *slog.Logger
 	renders   prometheus.Counter
+	digest    digestOptions
 	now       func() time.Time
 }
 
@@ -124,9 +125,13 @@ func CardAck(in *render.Input, inc *incident.Incident, g *alert.Group, alerts []
 // incident is still as it was when it was queued — a confirmation while
 // acknowledged, a repage while firing — and is skipped (store.ErrSkip)
 // once the incident moved on. A receiver a reload removed gets the card
-// with the default templates, sent to whom it went when accepted. Any
+// with the default templates, sent to whom it went when accepted. A digest
+// (store.KindDigest) renders from the cards it folded (renderDigest). Any
 // other error is permanent.
 func (c *Cards) Render(ctx context.Context, n store.Notification) (mind.Request, error) {
+	if n.Kind == store.KindDigest {
+		return c.renderDigest(ctx, c.live.Load(), n)
+	}
 	d, err := DecodeGroup(n.Group)
 	if err != nil {
 		return mind.Request{}, fmt.Errorf("queued group: %w", err)

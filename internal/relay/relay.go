@@ -77,11 +77,13 @@ var ErrInvalid = errors.New("notification is invalid")
 
 // Relay routes and enqueues.
 type Relay struct {
-	live   *Live
-	queue  Queue
-	log    *slog.Logger
-	now    func() time.Time
-	alerts *prometheus.CounterVec
+	live     *Live
+	queue    Queue
+	log      *slog.Logger
+	now      func() time.Time
+	priority config.PriorityConfig
+	dedupe   time.Duration
+	alerts   *prometheus.CounterVec
 }
 
 // Options are the relay's collaborators.
@@ -89,6 +91,12 @@ type Options struct {
 	Queue  Queue
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Priority ranks each notification's urgency when it is queued
+	// (delivery.priority, read at start); zero ranks every group alike.
+	Priority config.PriorityConfig
+	// DedupeWindow is how long a webhook's content is remembered to drop
+	// its duplicates (delivery.dedupe_window, read at start); 0 is off.
+	DedupeWindow time.Duration
 }
 
 // New returns a relay serving the live state.
@@ -100,10 +108,12 @@ func New(live *Live, opts Options, reg prometheus.Registerer) *Relay {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Relay{
-		live:  live,
-		queue: opts.Queue,
-		log:   opts.Logger,
-		now:   opts.Now,
+		live:     live,
+		queue:    opts.Queue,
+		log:      opts.Logger,
+		now:      opts.Now,
+		priority: opts.Priority,
+		dedupe:   opts.DedupeWindow,
 		alerts: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 			Name: "mind_relay_alerts_received_total",
 			Help: "Alerts received in webhooks, by source and status (firing, resolved, invalid).",
@@ -269,7 +279,7 @@ func (r *Relay) notification(st *State, rt route.Routed, now time.Time) (store.N
 	if err != nil {
 		return store.Notification{}, fmt.Errorf("receiver %q: %w", recv.Name, err)
 	}
-	return store.Notification{
+	n := store.Notification{
 		ID:        id,
 		GroupID:   alert.GroupID(g.Source, g.Key(), recv.Name),
 		Receiver:  recv.Name,
@@ -280,5 +290,10 @@ func (r *Relay) notification(st *State, rt route.Routed, now time.Time) (store.N
 		Request:   mind.Request{Endpoint: endpoint, RequestID: id},
 		Group:     data,
 		CreatedAt: now,
-	}, nil
+		Priority:  Priority(r.priority, g),
+	}
+	if r.dedupe > 0 {
+		n.DedupeKey, n.DedupeUntil = ContentKey(g, recv.Name), now.Add(r.dedupe)
+	}
+	return n, nil
 }

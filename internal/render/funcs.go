@@ -248,11 +248,33 @@ func truncate(n int, s string) string {
 	if n <= 0 {
 		return ""
 	}
-	if utf8.RuneCountInString(s) <= n {
-		return s
+	// Find where the first n-1 runes end, stopping as soon as s is known
+	// to be longer than n: a long value is neither counted nor copied
+	// whole (this was a fifth of a card's render time).
+	cut, count := 0, 0
+	for i := 0; i < len(s); {
+		if count == n {
+			return truncated(s[:cut])
+		}
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		if count++; count == n-1 {
+			cut = i
+		}
 	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
+	return s
+}
+
+// truncated is prefix, invalid bytes as U+FFFD as a []rune conversion
+// would make them, and "…".
+func truncated(prefix string) string {
+	var b strings.Builder
+	b.Grow(len(prefix) + len("…"))
+	for _, r := range prefix {
+		b.WriteRune(r)
+	}
+	b.WriteString("…")
+	return b.String()
 }
 
 // maxValues is the most metric values formatValues shows.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	amtemplate "github.com/prometheus/alertmanager/template"
 	"github.com/stretchr/testify/require"
@@ -67,6 +68,28 @@ func TestTruncateAndOneLine(t *testing.T) {
 	require.Equal(t, "", truncate(0, "abc"))
 	require.Equal(t, "a b c", oneLine(" a\n\tb  \r\nc "))
 	require.Equal(t, "ab c", plain("a\u202eb\n c\x07"))
+}
+
+// truncate says what the []rune conversion it replaced said, invalid
+// UTF-8 included.
+func TestTruncateMatchesRuneConversion(t *testing.T) {
+	old := func(n int, s string) string {
+		if n <= 0 {
+			return ""
+		}
+		if utf8.RuneCountInString(s) <= n {
+			return s
+		}
+		r := []rune(s)
+		return string(r[:n-1]) + "…"
+	}
+	inputs := []string{"", "a", "ab", "abc", "abcd", "中文字符", "a\xffb\xfe\xfdc", "\xff\xff\xff\xff", "😀😀😀", strings.Repeat("长", 500)}
+	for _, s := range inputs {
+		for n := 0; n <= 6; n++ {
+			require.Equal(t, old(n, s), truncate(n, s), "truncate(%d, %q)", n, s)
+		}
+		require.Equal(t, old(80, s), truncate(80, s))
+	}
 }
 
 func TestFormatValues(t *testing.T) {

@@ -93,6 +93,55 @@ var migrations = []migration{
 	}},
 	incidentMigration,   // incidents.go
 	escalationMigration, // escalation.go
+	// Storms: urgency decided at enqueue orders the claims, a flood of
+	// cards can be folded into a digest (a new state, so the table is
+	// rebuilt: SQLite cannot change a CHECK), and the content keys of
+	// recently accepted webhooks drop their duplicates.
+	{version: 6, name: "priority, digests and dedupe", stmts: []string{
+		`CREATE TABLE notifications_v6 (
+			seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+			id              TEXT    NOT NULL UNIQUE,
+			group_id        TEXT    NOT NULL,
+			receiver        TEXT    NOT NULL,
+			source          TEXT    NOT NULL DEFAULT '',
+			status          TEXT    NOT NULL DEFAULT '',
+			endpoint        TEXT    NOT NULL,
+			request_id      TEXT    NOT NULL,
+			body            BLOB    NOT NULL,
+			state           TEXT    NOT NULL CHECK (state IN ('pending', 'sending', 'delivered', 'superseded', 'dead', 'digested')),
+			created_at      INTEGER NOT NULL,
+			queued_at       INTEGER NOT NULL,
+			attempts        INTEGER NOT NULL DEFAULT 0,
+			next_attempt_at INTEGER NOT NULL,
+			last_error      TEXT    NOT NULL DEFAULT '',
+			updated_at      INTEGER NOT NULL,
+			delivered_at    INTEGER,
+			superseded_by   TEXT    NOT NULL DEFAULT '',
+			replays         INTEGER NOT NULL DEFAULT 0,
+			group_data      BLOB,
+			kind            TEXT    NOT NULL DEFAULT 'group',
+			incident_id     TEXT    NOT NULL DEFAULT '',
+			alerts          BLOB,
+			priority        INTEGER NOT NULL DEFAULT 0
+		)`,
+		`INSERT INTO notifications_v6 (seq, id, group_id, receiver, source, status, endpoint, request_id, body, state,
+			created_at, queued_at, attempts, next_attempt_at, last_error, updated_at, delivered_at, superseded_by, replays,
+			group_data, kind, incident_id, alerts)
+		 SELECT seq, id, group_id, receiver, source, status, endpoint, request_id, body, state,
+			created_at, queued_at, attempts, next_attempt_at, last_error, updated_at, delivered_at, superseded_by, replays,
+			group_data, kind, incident_id, alerts FROM notifications`,
+		`DROP TABLE notifications`,
+		`ALTER TABLE notifications_v6 RENAME TO notifications`,
+		`CREATE INDEX notifications_stream ON notifications (receiver, group_id, state, seq)`,
+		`CREATE INDEX notifications_state ON notifications (state, next_attempt_at)`,
+		`CREATE INDEX notifications_updated ON notifications (state, updated_at)`,
+		`CREATE INDEX notifications_claim ON notifications (state, priority, next_attempt_at, seq)`,
+		`CREATE TABLE dedupe (
+			key   TEXT    PRIMARY KEY,
+			until INTEGER NOT NULL
+		)`,
+		`CREATE INDEX dedupe_until ON dedupe (until)`,
+	}},
 }
 
 // migrate brings db to the last version of migs.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -125,7 +127,7 @@ func (s *sqliteStore) Close() error {
 // columns are read by scan, in this order.
 const columns = `seq, id, group_id, receiver, source, status, endpoint, request_id, body, state,
 	created_at, queued_at, attempts, next_attempt_at, last_error, updated_at, delivered_at, superseded_by, replays, group_data,
-	kind, incident_id, alerts`
+	kind, incident_id, alerts, priority`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -141,7 +143,7 @@ func scan(r scanner) (Notification, error) {
 	)
 	if err := r.Scan(&n.Seq, &n.ID, &n.GroupID, &n.Receiver, &n.Source, &n.Status, &n.Request.Endpoint,
 		&n.Request.RequestID, &body, &state, &created, &queued, &n.Attempts, &next, &n.LastError,
-		&updated, &delivered, &n.SupersededBy, &n.Replays, &n.Group, &kind, &n.IncidentID, &alerts); err != nil {
+		&updated, &delivered, &n.SupersededBy, &n.Replays, &n.Group, &kind, &n.IncidentID, &alerts, &n.Priority); err != nil {
 		return Notification{}, err
 	}
 	n.Kind = Kind(kind)
@@ -264,14 +266,15 @@ func insert(ctx context.Context, tx *sql.Tx, ns []Notification, now time.Time, o
 	var ch Changes
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO notifications
 		(id, group_id, receiver, source, status, endpoint, request_id, body, state,
-		 created_at, queued_at, attempts, next_attempt_at, updated_at, group_data, kind, incident_id, alerts)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, 0, ?, ?, ?, ?, ?, ?)
+		 created_at, queued_at, attempts, next_attempt_at, updated_at, group_data, kind, incident_id, alerts, priority)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO NOTHING`)
 	if err != nil {
 		return ch, err
 	}
 	defer func() { _ = ins.Close() }()
 	streams := newStreamSet()
+	pruned := false
 	for _, n := range ns {
 		var exists bool
 		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM notifications WHERE id = ?)`, n.ID).Scan(&exists); err != nil {
@@ -279,6 +282,22 @@ func insert(ctx context.Context, tx *sql.Tx, ns []Notification, now time.Time, o
 		}
 		if exists {
 			continue
+		}
+		if n.DedupeKey != "" {
+			if !pruned {
+				pruned = true
+				if _, err := tx.ExecContext(ctx, `DELETE FROM dedupe WHERE until <= ?`, nanos(now)); err != nil {
+					return ch, fmt.Errorf("prune dedupe keys: %w", err)
+				}
+			}
+			dup, err := dedupe(ctx, tx, n, now)
+			if err != nil {
+				return ch, fmt.Errorf("insert %s: %w", n.ID, err)
+			}
+			if dup {
+				ch.Deduplicated = append(ch.Deduplicated, Ref{ID: n.ID, Receiver: n.Receiver, GroupID: n.GroupID})
+				continue
+			}
 		}
 		if observing && (n.Kind == KindGroup || n.Kind == "") && n.Alerts != nil {
 			skip, err := observe(ctx, tx, &n, now)
@@ -310,7 +329,7 @@ func insert(ctx context.Context, tx *sql.Tx, ns []Notification, now time.Time, o
 		res, err := ins.ExecContext(ctx, n.ID, n.GroupID, n.Receiver, n.Source, n.Status,
 			n.Request.Endpoint, n.Request.RequestID, body,
 			nanos(n.CreatedAt), nanos(n.QueuedAt), nanos(n.NextAttemptAt), nanos(now), group,
-			string(kind), n.IncidentID, alerts)
+			string(kind), n.IncidentID, alerts, n.Priority)
 		if err != nil {
 			return ch, fmt.Errorf("insert %s: %w", n.ID, err)
 		}
@@ -321,6 +340,23 @@ func insert(ctx context.Context, tx *sql.Tx, ns []Notification, now time.Time, o
 	}
 	ch.Superseded, err = supersede(ctx, tx, streams, now)
 	return ch, err
+}
+
+// dedupe reports whether n's content key was accepted within its window
+// (the key is live at now); otherwise it records the key until
+// n.DedupeUntil. The key's primary key makes concurrent writers agree.
+func dedupe(ctx context.Context, tx *sql.Tx, n Notification, now time.Time) (bool, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO dedupe (key, until) VALUES (?1, ?2)
+		ON CONFLICT (key) DO UPDATE SET until = excluded.until WHERE dedupe.until <= ?3`,
+		n.DedupeKey, nanos(n.DedupeUntil), nanos(now))
+	if err != nil {
+		return false, fmt.Errorf("dedupe: %w", err)
+	}
+	k, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("dedupe: %w", err)
+	}
+	return k == 0, nil
 }
 
 // streamSet is a set of (receiver, group) pairs in insertion order.
@@ -396,11 +432,15 @@ func (s *sqliteStore) Claim(ctx context.Context, now time.Time, limit int) ([]No
 		return nil, nil
 	}
 	var out []Notification
+	// INDEXED BY: walked in the claim order, the index lets the query stop
+	// after limit claimable rows. Left to itself SQLite picked the due-time
+	// index, judged every pending row's stream and sorted them all: with
+	// 1,000 queued, deliveries fell from 500/s to 80/s.
 	err := s.inTx(ctx, bookkeeping, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE notifications SET state = 'sending', updated_at = ?1
-			WHERE seq IN (SELECT n.seq FROM notifications n
+			WHERE seq IN (SELECT n.seq FROM notifications n INDEXED BY notifications_claim
 			              WHERE n.next_attempt_at <= ?1 AND `+claimable+`
-			              ORDER BY n.next_attempt_at, n.seq LIMIT ?2)
+			              ORDER BY n.priority, n.next_attempt_at, n.seq LIMIT ?2)
 			RETURNING `+columns, nanos(now), limit)
 		if err != nil {
 			return err
@@ -411,17 +451,16 @@ func (s *sqliteStore) Claim(ctx context.Context, now time.Time, limit int) ([]No
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
-	sortBySeq(out)
+	sortClaimed(out)
 	return out, nil
 }
 
-func sortBySeq(ns []Notification) {
-	// RETURNING promises no order; claims are small.
-	for i := 1; i < len(ns); i++ {
-		for j := i; j > 0 && ns[j].Seq < ns[j-1].Seq; j-- {
-			ns[j], ns[j-1] = ns[j-1], ns[j]
-		}
-	}
+// sortClaimed returns the claimed rows most urgent first, then in
+// enqueue order: RETURNING promises no order.
+func sortClaimed(ns []Notification) {
+	slices.SortFunc(ns, func(a, b Notification) int {
+		return cmp.Or(cmp.Compare(a.Priority, b.Priority), cmp.Compare(a.Seq, b.Seq))
+	})
 }
 
 // NextDue implements Store.
@@ -649,7 +688,7 @@ func (s *sqliteStore) Prune(ctx context.Context, before time.Time) (int, error) 
 		// An open incident's latest card holds the group its page and
 		// silences read: it stays.
 		res, err := tx.ExecContext(ctx, `DELETE FROM notifications
-			WHERE state IN ('delivered', 'superseded') AND updated_at < ?
+			WHERE state IN ('delivered', 'superseded', 'digested') AND updated_at < ?
 			AND id NOT IN (SELECT last_card FROM incidents WHERE state <> 'resolved' OR silenced = 1)`, nanos(before))
 		if err != nil {
 			return err

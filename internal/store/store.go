@@ -19,6 +19,14 @@
 //     soon as a newer notification of its stream is pending, in flight or
 //     delivered. This is applied on Enqueue, on a retry outcome, on Replay
 //     and on Recover.
+//   - Claim takes the most urgent stream heads first (Notification.Priority,
+//     decided at Enqueue), then the earliest due, then the oldest; the
+//     order lives in the rows, so every process agrees on it.
+//   - Dedupe keys (Notification.DedupeKey) live in the store with their
+//     expiry, so that two replicas accepting the same webhook from two
+//     Alertmanager peers queue it once.
+//   - Fold replaces a receiver's flood of non-urgent group cards by one
+//     digest card, in one transaction; every folded card stays, digested.
 //   - The request id (Request.RequestID, Mind's x-request-id) of a
 //     notification never changes across retries or restarts, so Mind drops a
 //     resend of something it already accepted. Only Replay, a deliberate
@@ -52,6 +60,7 @@ const (
 	StateDelivered  State = "delivered"  // Mind accepted it
 	StateSuperseded State = "superseded" // a newer notification of its stream replaced it
 	StateDead       State = "dead"       // permanent failure or max_age exceeded
+	StateDigested   State = "digested"   // folded into a digest card (SupersededBy names it), not sent alone
 )
 
 // Notification is one message towards Mind, as kept in the outbox.
@@ -87,6 +96,18 @@ type Notification struct {
 	// IncidentID is the incident the notification is about (set by
 	// Enqueue for group cards).
 	IncidentID string
+	// Priority is how urgent the notification is, decided when it is
+	// enqueued: 0 is the most urgent, larger is less. Claim takes the
+	// most urgent stream heads first, then the oldest. Cards that answer
+	// a person (ack confirmations, chat) are left at 0.
+	Priority int
+	// DedupeKey, when set, names the notification's content (its
+	// receiver, group and alerts as the webhook had them). Enqueue skips
+	// a notification whose key another accepted before DedupeUntil
+	// (reported in Changes.Deduplicated) and records the key until
+	// DedupeUntil otherwise; expired keys are pruned on Enqueue.
+	DedupeKey   string
+	DedupeUntil time.Time
 
 	// Filled by the store.
 	Seq           int64     // enqueue order, increasing
@@ -111,6 +132,7 @@ const (
 	KindAckConfirm Kind = "ack-confirm" // an ack's confirmation
 	KindAckRepage  Kind = "ack-repage"  // the group's card again after an unack
 	KindChat       Kind = "chat"        // an answer to a chat command
+	KindDigest     Kind = "digest"      // one card for a receiver's flood of group cards (Fold)
 	KindEscalation Kind = "escalation"  // the incident's card, paged by an escalation step
 	KindReminder   Kind = "reminder"    // a reminder to the acker that the incident still fires
 )
@@ -133,6 +155,9 @@ type Changes struct {
 	// Skipped are group cards Enqueue did not queue: their incident says
 	// the relay sent that resolution already.
 	Skipped []Ref
+	// Deduplicated are notifications Enqueue did not queue: one with
+	// their DedupeKey was accepted within its window.
+	Deduplicated []Ref
 }
 
 // Outcome is the result of one claimed notification, reported back with
@@ -177,9 +202,12 @@ type Store interface {
 	// skipped, so enqueueing the same notification twice is harmless.
 	Enqueue(ctx context.Context, ns []Notification) (Changes, error)
 	// Claim moves up to limit notifications that are due at now to
-	// StateSending and returns them, earliest due first: only the oldest
+	// StateSending and returns them: it picks the most urgent (lowest
+	// Priority) first, then the earliest due, then the oldest, and
+	// returns them most urgent first, then in enqueue order; only the oldest
 	// pending notification of each stream, and only in streams with
-	// nothing in flight.
+	// nothing in flight. The order is decided from the rows alone, so
+	// every process claiming from one store agrees on it.
 	Claim(ctx context.Context, now time.Time, limit int) ([]Notification, error)
 	// NextDue is the earliest NextAttemptAt among the notifications Claim
 	// could return; ok is false when there is none.
@@ -203,8 +231,16 @@ type Store interface {
 	// = now and Attempts = 0. Count is the rows requeued; a replayed row
 	// whose stream has since moved on is superseded at once.
 	Replay(ctx context.Context, now time.Time, ids ...string) (Changes, error)
-	// Prune deletes delivered and superseded notifications last updated
-	// before before, and reports how many.
+	// Fold folds each receiver's flood into a digest: when more than
+	// rule.After pending group cards of one receiver have a Priority of
+	// at least rule.MinPriority, they all become StateDigested, their
+	// SupersededBy the digest's ID, and one KindDigest notification of
+	// the receiver is queued in their place (its Group is DigestData), in
+	// one transaction. Urgent cards (a lower Priority) and cards of any
+	// other kind are never folded.
+	Fold(ctx context.Context, now time.Time, rule DigestRule) ([]Digest, error)
+	// Prune deletes delivered, superseded and digested notifications last
+	// updated before before, and reports how many.
 	Prune(ctx context.Context, before time.Time) (int, error)
 	// Stats counts the queue.
 	Stats(ctx context.Context) (Stats, error)
