@@ -209,13 +209,18 @@ func (h *ackHandlers) ackPage(c *gin.Context) {
 }
 
 func (h *ackHandlers) renderPage(c *gin.Context, p Page) {
+	h.renderHTML(c, pageTmpl, p, p.Status)
+}
+
+// renderHTML writes a page of the ack routes (the ack and digest pages)
+// with their security headers, status (0 for 200) and template.
+func (h *ackHandlers) renderHTML(c *gin.Context, tmpl *template.Template, data any, status int) {
 	var buf bytes.Buffer
-	if err := pageTmpl.Execute(&buf, p); err != nil {
+	if err := tmpl.Execute(&buf, data); err != nil {
 		h.fail(c, &Error{Status: http.StatusInternalServerError, Msg: "cannot render the page", Err: err})
 		return
 	}
 	pageHeaders(c.Writer.Header())
-	status := p.Status
 	if status == 0 {
 		status = http.StatusOK
 	}

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -110,15 +109,5 @@ func (h *ackHandlers) ackDigest(c *gin.Context) {
 }
 
 func (h *ackHandlers) renderDigest(c *gin.Context, p DigestPage) {
-	var buf bytes.Buffer
-	if err := digestTmpl.Execute(&buf, p); err != nil {
-		h.fail(c, &Error{Status: http.StatusInternalServerError, Msg: "cannot render the page", Err: err})
-		return
-	}
-	pageHeaders(c.Writer.Header())
-	status := p.Status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+	h.renderHTML(c, digestTmpl, p, p.Status)
 }

@@ -294,73 +294,63 @@ func foldsToOneOf(key string, names []string) bool {
 // kv reads an object of strings into a new map, as encoding/json does
 // (later duplicates win; {} is an empty map).
 func (d *fastDecoder) kv() (template.KV, bool) {
-	if !d.consume('{') {
+	m := make(template.KV, 8)
+	if !d.members(func(k string) bool {
+		v, ok := d.string()
+		m[k] = v
+		return ok
+	}) {
 		return nil, false
 	}
-	m := make(template.KV, 8)
-	d.ws()
-	if d.consume('}') {
-		return m, true
-	}
-	for {
-		d.ws()
-		k, ok := d.string()
-		if !ok {
-			return nil, false
-		}
-		d.ws()
-		if !d.consume(':') {
-			return nil, false
-		}
-		d.ws()
-		v, ok := d.string()
-		if !ok {
-			return nil, false
-		}
-		m[k] = v
-		d.ws()
-		if d.consume(',') {
-			continue
-		}
-		return m, d.consume('}')
-	}
+	return m, true
 }
 
 // floats reads Grafana's values: an object of numbers.
 func (d *fastDecoder) floats() (map[string]float64, bool) {
-	if !d.consume('{') {
+	m := make(map[string]float64, 4)
+	if !d.members(func(k string) bool {
+		num, ok := d.number()
+		if !ok {
+			return false
+		}
+		f, err := strconv.ParseFloat(num, 64)
+		m[k] = f
+		return err == nil
+	}) {
 		return nil, false
 	}
-	m := make(map[string]float64, 4)
+	return m, true
+}
+
+// members reads an object with any keys, calling value after each key to
+// read the value that follows it.
+func (d *fastDecoder) members(value func(key string) bool) bool {
+	if !d.consume('{') {
+		return false
+	}
 	d.ws()
 	if d.consume('}') {
-		return m, true
+		return true
 	}
 	for {
 		d.ws()
 		k, ok := d.string()
 		if !ok {
-			return nil, false
+			return false
 		}
 		d.ws()
 		if !d.consume(':') {
-			return nil, false
+			return false
 		}
 		d.ws()
-		num, ok := d.number()
-		if !ok {
-			return nil, false
+		if !value(k) {
+			return false
 		}
-		f, err := strconv.ParseFloat(num, 64)
-		if err != nil {
-			return nil, false
-		}
-		m[k] = f
 		d.ws()
 		if d.consume(',') {
 			continue
 		}
-		return m, d.consume('}')
+		return d.consume('}')
 	}
 }
 
