@@ -30,6 +30,7 @@ import (
 	"github.com/mindoffice/mind-relay/internal/render"
 	"github.com/mindoffice/mind-relay/internal/route"
 	"github.com/mindoffice/mind-relay/internal/store"
+	"github.com/mindoffice/mind-relay/internal/testutil"
 	"github.com/mindoffice/mind-relay/internal/token"
 )
 
@@ -273,14 +274,7 @@ func (e *incidentsEnv) story() (cpu, pods, graf incident.Incident) {
 func (e *incidentsEnv) golden(name, got string) {
 	e.t.Helper()
 	got = strings.ReplaceAll(got, e.amURL, "http://am.test")
-	path := filepath.Join("testdata", name)
-	if *update {
-		require.NoError(e.t, os.MkdirAll("testdata", 0o755))
-		require.NoError(e.t, os.WriteFile(path, []byte(got), 0o644))
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(e.t, err, "run go test ./internal/ingest -run %s -update", e.t.Name())
-	require.Equal(e.t, string(want), got)
+	testutil.Golden(e.t, filepath.Join("testdata", name), []byte(got), *update)
 }
 
 func TestUIIncidentsGolden(t *testing.T) {
@@ -289,11 +283,13 @@ func TestUIIncidentsGolden(t *testing.T) {
 
 	w := e.get("/ui/incidents")
 	require.Equal(t, http.StatusOK, w.Code)
+	// The list's whole page guards the layout it shares with the detail
+	// pages, whose goldens hold their <main> only.
 	e.golden("incidents-list.golden.html", w.Body.String())
 	for name, id := range map[string]string{"incident-acked.golden.html": cpu.ID, "incident-resolved.golden.html": pods.ID} {
 		w := e.get("/ui/incidents/" + id)
 		require.Equal(t, http.StatusOK, w.Code)
-		e.golden(name, w.Body.String())
+		e.golden(name, string(testutil.HTMLMain(w.Body.Bytes())))
 	}
 }
 
