@@ -1,12 +1,11 @@
 package preview
 
 import (
-	"io"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/net/html"
+
+	"github.com/mindoffice/mind-relay/internal/testutil"
 )
 
 func TestMarkdown(t *testing.T) {
@@ -89,39 +88,6 @@ func TestDrawEscapesEverything(t *testing.T) {
 {"tag":"<script>"}]}`
 	d, err := Draw(content)
 	require.NoError(t, err)
-	requireInert(t, string(d.HTML))
+	testutil.RequireInertHTML(t, string(d.HTML))
 	require.Equal(t, "", d.Color, "an unknown header template is no colour")
-}
-
-// requireInert fails when page could run script: a script element, an
-// event-handler attribute, a javascript: URL in an attribute, or an element
-// that loads from elsewhere (the page loads nothing external).
-func requireInert(t *testing.T, page string) {
-	t.Helper()
-	z := html.NewTokenizer(strings.NewReader(page))
-	for {
-		tt := z.Next()
-		if tt == html.ErrorToken {
-			require.ErrorIs(t, z.Err(), io.EOF)
-			return
-		}
-		if tt != html.StartTagToken && tt != html.SelfClosingTagToken {
-			continue
-		}
-		tok := z.Token()
-		switch tok.Data {
-		case "script", "img", "iframe", "object", "embed", "link", "base", "svg", "math":
-			t.Fatalf("element <%s> in %q", tok.Data, page)
-		}
-		for _, a := range tok.Attr {
-			key, val := strings.ToLower(a.Key), strings.ToLower(strings.TrimSpace(a.Val))
-			require.False(t, strings.HasPrefix(key, "on"), "event handler %s=%q on <%s>", a.Key, a.Val, tok.Data)
-			if key == "href" || key == "src" || key == "action" || key == "formaction" {
-				require.False(t, strings.HasPrefix(val, "javascript:"), "%s=%q on <%s>", a.Key, a.Val, tok.Data)
-			}
-			if key == "style" {
-				require.Regexp(t, `^color:#[0-9a-f]{3,6}$`, val, "style on <%s>", tok.Data)
-			}
-		}
-	}
 }

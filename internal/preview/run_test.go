@@ -10,6 +10,7 @@ import (
 
 	mindrelay "github.com/mindoffice/mind-relay"
 	"github.com/mindoffice/mind-relay/internal/alert"
+	"github.com/mindoffice/mind-relay/internal/testutil"
 )
 
 func sample(t *testing.T, name string) []byte {
@@ -181,11 +182,11 @@ func TestPageIsInert(t *testing.T) {
 		page.Result = res
 		var buf bytes.Buffer
 		require.NoError(t, WritePage(&buf, page))
-		requireInert(t, buf.String())
+		testutil.RequireInertHTML(t, buf.String())
 		require.Contains(t, buf.String(), "&lt;script&gt;alert(1)&lt;/script&gt;", "shown as text")
 		buf.Reset()
 		require.NoError(t, WriteDocument(&buf, res))
-		requireInert(t, buf.String())
+		testutil.RequireInertHTML(t, buf.String())
 	}
 }
 

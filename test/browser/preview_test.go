@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -174,27 +173,7 @@ func TestPreviewInChromium(t *testing.T) {
 
 	// Errors and warnings on the console — a CSP violation, a failed
 	// load — are collected; there must be none.
-	cctx, stopConsole := context.WithCancel(ctx)
-	var (
-		mu       sync.Mutex
-		messages []string
-		read     = make(chan struct{})
-	)
-	console := chromedp.Console(cctx)
-	go func() {
-		defer close(read)
-		for m, err := range console {
-			if err != nil {
-				return
-			}
-			switch m.Type {
-			case chromedp.ConsoleError, chromedp.ConsoleWarning, chromedp.ConsoleException:
-				mu.Lock()
-				messages = append(messages, m.String())
-				mu.Unlock()
-			}
-		}
-	}()
+	stopConsole := consoleErrors(ctx)
 
 	// Unauthenticated: sent to the login form, its token field focused.
 	run(chromedp.Navigate(base+"/ui/preview"), chromedp.WaitVisible(chromedp.ID("token")))
@@ -232,9 +211,5 @@ func TestPreviewInChromium(t *testing.T) {
 	t.Logf("screenshot: %s", file)
 
 	// What the console got while the pages loaded.
-	stopConsole()
-	<-read
-	mu.Lock()
-	defer mu.Unlock()
-	require.Empty(t, messages)
+	require.Empty(t, stopConsole())
 }
